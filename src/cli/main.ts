@@ -1,0 +1,181 @@
+/**
+ * The `colora` command line: parses arguments and calls the feature's entry point. No logic
+ * lives here beyond turning flags into typed options and errors into exit codes.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ColoraError } from '../util/errors.js';
+import { BACKENDS } from '../config/schema.js';
+
+function int(name: string) {
+  return (v: string): number => {
+    if (!/^-?\d+$/.test(v.trim())) throw new InvalidArgumentError(`${name} expects an integer, got '${v}'`);
+    return Number(v);
+  };
+}
+function posInt(name: string) {
+  return (v: string): number => {
+    const n = int(name)(v);
+    if (n <= 0) throw new InvalidArgumentError(`${name} expects a positive integer, got '${v}'`);
+    return n;
+  };
+}
+function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}
+const backendOption = () =>
+  new Option('--backend <name>', 'compute backend; auto picks the fastest that initialises here').choices([...BACKENDS]);
+
+export function buildProgram(): Command {
+  const program = new Command('colora')
+    .description(
+      'Experiment runner for CoLoRA: a shared low-rank adapter plus small personal adapters, compared with\n' +
+        'local-only LoRA and FedAvg-LoRA on Super-NaturalInstructions tasks.',
+    )
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(str) });
+
+  program
+    .command('train')
+    .description('train every method of an experiment config on its clients, then evaluate (writes a run directory)')
+    .requiredOption('--config <file>', 'experiment config (YAML)')
+    .option('--out <dir>', 'run directory (default: results/<name>)')
+    .addOption(backendOption())
+    .option('--seed <n>', 'override the config seed', int('--seed'))
+    .option('--no-eval', 'skip the evaluation at the end')
+    .option('--quiet', 'no progress output')
+    .action(async (o) => (await import('../experiment/train-command.js')).trainCommand(o));
+
+  program
+    .command('eval')
+    .description('evaluate the adapters of a finished run on its test instances (predictions, results.csv, summary.md)')
+    .requiredOption('--run <dir>', 'run directory written by `colora train`')
+    .option('--max-instances <n>', 'evaluate only the first N test instances per task', posInt('--max-instances'))
+    .addOption(backendOption())
+    .option('--quiet', 'no progress output')
+    .action(async (o) => (await import('../experiment/eval-command.js')).evalCommand(o));
+
+  program
+    .command('sweep')
+    .description('run every (grouping x seed x method) cell of a sweep config; --resume finishes only missing cells')
+    .requiredOption('--config <file>', 'sweep config (YAML)')
+    .option('--out <dir>', 'sweep directory (default: results/<name>)')
+    .option('--resume', 'skip cells that already finished in --out')
+    .addOption(backendOption())
+    .option('--quiet', 'no progress output')
+    .action(async (o) => (await import('../experiment/sweep-command.js')).sweepCommand(o));
+
+  program
+    .command('report')
+    .description('write summary.md and plots/ (SVG and PNG) for a run or sweep directory')
+    .requiredOption('--run <dir>', 'run or sweep directory')
+    .action(async (o) => (await import('../report/report-command.js')).reportCommand(o));
+
+  program
+    .command('pretrain')
+    .description('train a tokenizer and a small GPT-2 from scratch on built-in tasks (makes models/tiny-ni)')
+    .requiredOption('--config <file>', 'pretraining config (YAML)')
+    .requiredOption('--out <dir>', 'model directory to write')
+    .addOption(backendOption())
+    .option('--quiet', 'no progress output')
+    .action(async (o) => (await import('../train/pretrain-command.js')).pretrainCommand(o));
+
+  program
+    .command('generate')
+    .description('greedy decoding with a model (and optionally an adapter)')
+    .requiredOption('--model <dir-or-name>', 'Hugging Face model directory or builtin:NAME')
+    .option('--adapter <dir>', 'PEFT adapter directory to apply')
+    .option('--prompt <text>', 'prompt text (needs a tokenizer)')
+    .option('--input-ids <ids>', 'comma-separated token ids')
+    .option('--max-new-tokens <n>', 'tokens to generate', posInt('--max-new-tokens'), 32)
+    .option('--ignore-eos', 'do not stop at the end-of-sequence token')
+    .option('--json', 'print one JSON object with ids, log-probabilities and text')
+    .addOption(backendOption())
+    .action(async (o) => (await import('../model/generate-command.js')).generateCommand(o));
+
+  program
+    .command('score')
+    .description("NI-official Rouge-L and exact match for a JSONL of {prediction, references}; JSONL to stdout")
+    .requiredOption('--input <file>', 'JSONL file, one {"prediction", "references"} object per line')
+    .action(async (o) => (await import('../metrics/score-command.js')).scoreCommand(o));
+
+  program
+    .command('check')
+    .description('validate a config exactly as train/sweep would and print it resolved (YAML)')
+    .requiredOption('--config <file>', 'experiment or sweep config (YAML)')
+    .action(async (o) => (await import('../config/check-command.js')).checkCommand(o));
+
+  const data = program.command('data').description('built-in tasks and task files');
+  data
+    .command('generate')
+    .description('write built-in tasks as Natural Instructions task files')
+    .requiredOption('--out <dir>', 'directory to write task JSON files into')
+    .option('--task <name>', 'a task to write (repeatable; default: all built-in tasks)', collect)
+    .option('--instances <n>', 'instances per task', posInt('--instances'), 200)
+    .option('--seed <n>', 'generator seed', int('--seed'), 0)
+    .action(async (o) => (await import('../data/generate-command.js')).dataGenerateCommand(o));
+  data
+    .command('inspect')
+    .description("show a task's definition, counts and a few rendered prompts")
+    .requiredOption('--tasks-dir <dir>', "a natural-instructions tasks/ directory, or 'builtin'")
+    .option('--task <name>', 'task to show (default: list all tasks)')
+    .option('--examples <n>', 'prompts to render', posInt('--examples'), 2)
+    .action(async (o) => (await import('../data/inspect-command.js')).dataInspectCommand(o));
+
+  program
+    .command('bench')
+    .description('LoRA training and generation throughput on the reference workload (compare with PyTorch)')
+    .addOption(backendOption())
+    .option('--layers <n>', 'transformer blocks', posInt('--layers'), 4)
+    .option('--d <n>', 'model width', posInt('--d'), 256)
+    .option('--heads <n>', 'attention heads', posInt('--heads'), 4)
+    .option('--vocab <n>', 'vocabulary size', posInt('--vocab'), 512)
+    .option('--ctx <n>', 'training context length', posInt('--ctx'), 128)
+    .option('--batch <n>', 'batch size', posInt('--batch'), 8)
+    .option('--rank <n>', 'LoRA rank', posInt('--rank'), 8)
+    .option('--gen <n>', 'tokens to generate after a 64-token prompt', posInt('--gen'), 32)
+    .option('--steps <n>', 'training steps (the first is warm-up)', posInt('--steps'), 6)
+    .option('--json', 'print one JSON object')
+    .action(async (o) => (await import('../engine/bench-command.js')).benchCommand(o));
+
+  program
+    .command('theory')
+    .description('heterogeneous low-rank regression: CoAltMin vs local and shared baselines (theory.csv, plots)')
+    .requiredOption('--config <file>', 'theory config (YAML)')
+    .option('--out <dir>', 'output directory (default: results/theory)')
+    .option('--quiet', 'no progress output')
+    .action(async (o) => (await import('../theory/theory-command.js')).theoryCommand(o));
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  for (const c of program.commands) {
+    c.exitOverride();
+    for (const s of c.commands) s.exitOverride();
+  }
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    process.exitCode = exitCodeFor(err);
+  }
+}
+
+function exitCodeFor(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // help and version are "errors" to commander; usage mistakes exit 2 per the contract.
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+    return err.exitCode === 0 ? 0 : 2;
+  }
+  if (err instanceof ColoraError) {
+    process.stderr.write(`colora: ${err.message}\n`);
+    return err.exitCode;
+  }
+  const e = err as Error;
+  process.stderr.write(`colora: ${e?.message ?? String(err)}\n`);
+  if (process.env.COLORA_DEBUG && e?.stack) process.stderr.write(`${e.stack}\n`);
+  else process.stderr.write('(set COLORA_DEBUG=1 for a stack trace)\n');
+  return 1;
+}

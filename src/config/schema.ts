@@ -1,0 +1,110 @@
+/**
+ * The experiment / sweep config schema (contract: ../shared/spec/contract.md, "Configs").
+ * Keys are snake_case; every object is strict, so an unknown key is an error with a suggestion.
+ * Defaults are filled here, so `config.resolved.yaml` shows every value a run used.
+ */
+import { z } from 'zod';
+
+export const METHODS = ['local', 'fedavg', 'colora', 'centralized', 'ffa'] as const;
+export type MethodName = (typeof METHODS)[number];
+
+export const TARGET_MODULES = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as const;
+export type TargetModule = (typeof TARGET_MODULES)[number];
+
+export const BACKENDS = ['auto', 'cpu', 'tfjs-cpu', 'wasm', 'webgpu', 'tensorflow'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+const posInt = z.int().positive();
+const nonNegInt = z.int().min(0);
+
+export const ClientSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a name of letters, digits, _ . -'),
+  tasks: z.array(z.string().min(1)).min(1),
+});
+export type ClientSpec = z.output<typeof ClientSchema>;
+
+export const PromptSchema = z.strictObject({
+  definition: z.boolean().default(true),
+  positive_examples: nonNegInt.max(10).default(0),
+});
+
+export const DataSchema = z.strictObject({
+  tasks_dir: z.string().min(1).default('builtin'),
+  train_per_task: posInt.default(64),
+  test_per_task: posInt.default(50),
+  prompt: PromptSchema.prefault({}),
+  max_source_tokens: posInt.default(256),
+  max_target_tokens: posInt.default(32),
+});
+
+export const AdapterSchema = z.strictObject({
+  rank: posInt.max(1024).default(8),
+  alpha: z.number().positive().default(16),
+  targets: z.array(z.enum(TARGET_MODULES)).min(1).default(['attn.c_attn']),
+  dropout: z.number().min(0).max(0.9).default(0),
+});
+
+export const TrainSchema = z.strictObject({
+  rounds: posInt.default(10),
+  local_steps: posInt.default(10),
+  batch_size: posInt.default(8),
+  lr: z.number().positive().default(1e-3),
+  optimizer: z.enum(['adamw', 'schedule_free_adamw']).default('adamw'),
+  betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).default([0.9, 0.999]),
+  weight_decay: z.number().min(0).default(0),
+  warmup_steps: nonNegInt.default(0),
+  grad_clip: z.number().min(0).default(1.0),
+  client_fraction: z.number().gt(0).max(1).default(1),
+});
+
+export const EvalSchema = z.strictObject({
+  max_new_tokens: posInt.default(32),
+  batch_size: posInt.default(16),
+  max_instances: posInt.optional(),
+});
+
+/** One `expect:` rule (checked after a sweep / smoke run; a failure exits 3). */
+export const ExpectRuleSchema = z.strictObject({
+  metric: z.enum(['rougeL', 'exact_match']).optional(),
+  method: z.enum(METHODS).optional(),
+  grouping: z.string().optional(),
+  min: z.number().optional(),
+  max: z.number().optional(),
+  better_than: z.enum(METHODS).optional(),
+  margin: z.number().default(0),
+  no_nan_loss: z.boolean().optional(),
+});
+export type ExpectRule = z.output<typeof ExpectRuleSchema>;
+
+export const GroupingSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a name of letters, digits, _ . -'),
+  clients: z.array(ClientSchema).min(1),
+});
+export type Grouping = z.output<typeof GroupingSchema>;
+
+export const SweepSchema = z.strictObject({
+  groupings: z.array(GroupingSchema).min(1),
+  seeds: z.array(nonNegInt).min(1).default([0]),
+});
+
+export const ExperimentSchema = z.strictObject({
+  name: z.string().min(1).default('colora-run'),
+  seed: nonNegInt.default(0),
+  model: z.string().min(1).default('builtin:tiny-ni'),
+  backend: z.enum(BACKENDS).default('auto'),
+  data: DataSchema.prefault({}),
+  clients: z.array(ClientSchema).min(1).optional(),
+  adapter: AdapterSchema.prefault({}),
+  methods: z.array(z.enum(METHODS)).min(1).default(['local', 'fedavg', 'colora']),
+  train: TrainSchema.prefault({}),
+  eval: EvalSchema.prefault({}),
+  sweep: SweepSchema.optional(),
+  expect: z.array(ExpectRuleSchema).default([]),
+});
+
+export type ExperimentConfig = z.output<typeof ExperimentSchema>;
+export type DataConfig = ExperimentConfig['data'];
+export type AdapterSpec = ExperimentConfig['adapter'];
+export type TrainConfig = ExperimentConfig['train'];
+export type EvalConfig = ExperimentConfig['eval'];
+export type SweepConfig = NonNullable<ExperimentConfig['sweep']>;

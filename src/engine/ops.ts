@@ -1,0 +1,79 @@
+/**
+ * The model's building blocks, as one seam between model code and the engine.
+ *
+ * Model code (src/model, src/adapters, src/train) calls these instead of composing tfjs
+ * primitives itself, so that the engine can replace a whole pass with a fused kernel (and its
+ * gradient) on backends where that pays, without touching model code. Every op here has a plain
+ * tfjs composite implementation that works on every backend and defines the reference numerics.
+ *
+ * Shapes: B batch, T query length, S key length (S >= T; the queries are the last T positions),
+ * H heads, hd head size, D model width, V vocabulary.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** y = x W + b, GPT-2 Conv1D layout: x [N, in], W [in, out], b [out]. */
+export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const y = tf.matMul(x, w);
+    return (b ? tf.add(y, b) : y) as tf.Tensor2D;
+  });
+}
+
+/** LayerNorm over the last axis (biased variance, as PyTorch). */
+export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor {
+  return tf.tidy(() => {
+    const axis = x.rank - 1;
+    const mean = tf.mean(x, axis, true);
+    const xc = tf.sub(x, mean);
+    const variance = tf.mean(tf.square(xc), axis, true);
+    return tf.add(tf.mul(tf.mul(xc, tf.rsqrt(tf.add(variance, eps))), gamma), beta);
+  });
+}
+
+/** GELU, tanh approximation (GPT-2's "gelu_new"). */
+export function geluTanh(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const c = Math.sqrt(2 / Math.PI);
+    const inner = tf.mul(c, tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+    return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+  });
+}
+
+/**
+ * Causal scaled dot-product attention. q [B, H, T, hd], k and v [B, H, S, hd]; query t sits at
+ * absolute position S - T + t and sees keys 0 .. S - T + t. Returns [B, H, T, hd].
+ */
+export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [, , T, hd] = q.shape;
+    const S = k.shape[2];
+    let scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hd)) as tf.Tensor4D;
+    if (T > 1) {
+      const row = tf.range(0, T, 1, 'int32').reshape([T, 1]).add(S - T);
+      const col = tf.range(0, S, 1, 'int32').reshape([1, S]);
+      const allowed = tf.lessEqual(col, row);
+      scores = tf.where(allowed, scores, tf.fill(scores.shape, -1e9)) as tf.Tensor4D;
+    }
+    return tf.matMul(tf.softmax(scores), v) as tf.Tensor4D;
+  });
+}
+
+/** Rows of an embedding table: table [V, D], ids int32 [...] → [..., D]. */
+export function embedding(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
+  return tf.gather(table, ids);
+}
+
+/**
+ * Mean token cross-entropy over the positions whose weight is non-zero:
+ * sum_i w_i * (logsumexp(logits_i) - logits_i[target_i]) / sum_i w_i.
+ * logits [N, V] float32, targets [N] int32, weights [N] float32.
+ */
+export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, weights: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => {
+    const V = logits.shape[1];
+    const logp = tf.logSoftmax(logits);
+    const picked = tf.sum(tf.mul(logp, tf.oneHot(targets.toInt(), V)), 1);
+    const total = tf.maximum(tf.sum(weights), 1e-9);
+    return tf.div(tf.neg(tf.sum(tf.mul(picked, weights))), total) as tf.Scalar;
+  });
+}
