@@ -77,3 +77,29 @@ export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, weights:
     return tf.div(tf.neg(tf.sum(tf.mul(picked, weights))), total) as tf.Scalar;
   });
 }
+
+/** y = x Wᵀ + b for a weight stored [out, in] (the tied LM head: logits = h · wteᵀ). x [N, in]. */
+export function linearT(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const y = tf.matMul(x, w, false, true);
+    return (b ? tf.add(y, b) : y) as tf.Tensor2D;
+  });
+}
+
+/**
+ * causalAttention with some keys hidden: keyMask [B, S] bool, true where the key may be attended
+ * to (left-padded batches hide their padding). A hidden key gets exactly zero weight; a query
+ * that sees no key at all (a padding position) gets a harmless average instead of NaN.
+ */
+export function causalAttentionMasked(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, keyMask: tf.Tensor2D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [B, , T, hd] = q.shape;
+    const S = k.shape[2];
+    const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hd)) as tf.Tensor4D;
+    const row = tf.range(0, T, 1, 'int32').reshape([T, 1]).add(S - T);
+    const col = tf.range(0, S, 1, 'int32').reshape([1, S]);
+    const allowed = tf.logicalAnd(tf.lessEqual(col, row), tf.cast(keyMask, 'bool').reshape([B, 1, 1, S]));
+    const masked = tf.where(allowed, scores, tf.fill(scores.shape, -1e9));
+    return tf.matMul(tf.softmax(masked), v) as tf.Tensor4D;
+  });
+}
