@@ -1,0 +1,181 @@
+/**
+ * GPT-2 (Radford et al. 2019) as Hugging Face's GPT2LMHeadModel computes it: learned positions,
+ * pre-LayerNorm blocks, tanh-GELU MLP, LM head tied to the token embedding (or a separate
+ * lm_head when the config unties it). Weights are plain tensors, so they stay frozen; adapters
+ * add trainable corrections to the linear layers through `setDelta`.
+ *
+ * Parameter names are Hugging Face's without the `transformer.` prefix, e.g. `h.0.attn.c_attn.weight`;
+ * linear weights are in Conv1D layout [in, out].
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { GPT2Config } from './config.js';
+import { ConcatKVCache, type KVCache } from './kv-cache.js';
+import type { LinearDelta, LinearInfo } from './linear-delta.js';
+import { causalAttention, causalAttentionMasked, embedding, geluTanh, layerNorm, linear, linearT } from '../engine/ops.js';
+
+export interface ForwardOptions {
+  /** Keys and values of earlier positions; this call's keys and values are appended to it. */
+  cache?: KVCache;
+  /** Position of the first of the T tokens (default: the cache length, else 0). */
+  positionOffset?: number;
+  /** Per-row positions int32 [B, T], overriding positionOffset (left-padded batches). */
+  positions?: tf.Tensor2D;
+  /** bool [B, S] over all keys (cache + these T), true = may be attended to (hides left padding). */
+  keyMask?: tf.Tensor2D;
+}
+
+/** The linear layers of one block, as [suffix, in, out] for a config. */
+function blockLinears(c: GPT2Config): [string, number, number][] {
+  return [
+    ['attn.c_attn', c.nEmbd, 3 * c.nEmbd],
+    ['attn.c_proj', c.nEmbd, c.nEmbd],
+    ['mlp.c_fc', c.nEmbd, c.nInner],
+    ['mlp.c_proj', c.nInner, c.nEmbd],
+  ];
+}
+
+/** Every parameter of the model with its shape, in Hugging Face naming (no `transformer.` prefix). */
+export function gpt2ParamShapes(c: GPT2Config): Map<string, number[]> {
+  const s = new Map<string, number[]>();
+  s.set('wte.weight', [c.vocabSize, c.nEmbd]);
+  s.set('wpe.weight', [c.nPositions, c.nEmbd]);
+  for (let l = 0; l < c.nLayer; l++) {
+    for (const ln of ['ln_1', 'ln_2']) {
+      s.set(`h.${l}.${ln}.weight`, [c.nEmbd]);
+      s.set(`h.${l}.${ln}.bias`, [c.nEmbd]);
+    }
+    for (const [name, nIn, nOut] of blockLinears(c)) {
+      s.set(`h.${l}.${name}.weight`, [nIn, nOut]);
+      s.set(`h.${l}.${name}.bias`, [nOut]);
+    }
+  }
+  s.set('ln_f.weight', [c.nEmbd]);
+  s.set('ln_f.bias', [c.nEmbd]);
+  if (!c.tieWordEmbeddings) s.set('lm_head.weight', [c.vocabSize, c.nEmbd]);
+  return s;
+}
+
+export class GPT2 {
+  private readonly deltas = new Map<string, LinearDelta>();
+
+  /**
+   * `params` must hold exactly the tensors of `gpt2ParamShapes(config)`; the model owns them
+   * (dispose() frees them). Passing tf.Variables makes the base trainable (pretraining).
+   */
+  constructor(readonly config: GPT2Config, private readonly params: Map<string, tf.Tensor>) {
+    for (const [name, shape] of gpt2ParamShapes(config)) {
+      const t = params.get(name);
+      if (!t) throw new Error(`GPT2: missing parameter ${name}`);
+      if (!tf.util.arraysEqual(t.shape, shape)) throw new Error(`GPT2: ${name} has shape [${t.shape}], expected [${shape}]`);
+    }
+  }
+
+  /** Build from raw arrays (as read from a checkpoint). */
+  static fromArrays(config: GPT2Config, arrays: Map<string, { shape: readonly number[]; data: Float32Array }>): GPT2 {
+    const params = new Map<string, tf.Tensor>();
+    for (const name of gpt2ParamShapes(config).keys()) {
+      const a = arrays.get(name);
+      if (a) params.set(name, tf.tensor(a.data, [...a.shape], 'float32'));
+    }
+    return new GPT2(config, params);
+  }
+
+  /** The parameters by name (for saving); the tensors still belong to the model. */
+  namedParams(): ReadonlyMap<string, tf.Tensor> {
+    return this.params;
+  }
+
+  /** The adaptable linear layers, e.g. `h.0.attn.c_attn` (PEFT target-module suffix `attn.c_attn`). */
+  linears(): LinearInfo[] {
+    const out: LinearInfo[] = [];
+    for (let l = 0; l < this.config.nLayer; l++) {
+      for (const [name, inFeatures, outFeatures] of blockLinears(this.config)) out.push({ name: `h.${l}.${name}`, inFeatures, outFeatures });
+    }
+    return out;
+  }
+
+  /** Add `delta` to linear layer `name` (undefined removes it). */
+  setDelta(name: string, delta: LinearDelta | undefined): void {
+    if (!this.params.has(`${name}.weight`) || !this.linears().some((l) => l.name === name)) {
+      throw new Error(`GPT2.setDelta: no linear layer named '${name}'`);
+    }
+    if (delta) this.deltas.set(name, delta);
+    else this.deltas.delete(name);
+  }
+
+  getDelta(name: string): LinearDelta | undefined {
+    return this.deltas.get(name);
+  }
+
+  createCache(): KVCache {
+    return new ConcatKVCache(this.config.nLayer);
+  }
+
+  private p<R extends tf.Rank>(name: string): tf.Tensor<R> {
+    return this.params.get(name) as tf.Tensor<R>;
+  }
+
+  /** Linear layer `name` on x [N, in], plus its adapter delta if one is set. */
+  private lin(name: string, x: tf.Tensor2D): tf.Tensor2D {
+    const y = linear(x, this.p(`${name}.weight`), this.p(`${name}.bias`));
+    const d = this.deltas.get(name);
+    return d ? tf.add(y, d.delta(x)) : y;
+  }
+
+  /** Final hidden states (after ln_f) [B, T, D] for ids int32 [B, T]. */
+  hidden(ids: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
+    const c = this.config;
+    const [B, T] = ids.shape;
+    const D = c.nEmbd;
+    const H = c.nHead;
+    const hd = D / H;
+    const offset = opts.positionOffset ?? opts.cache?.length ?? 0;
+    if (!opts.positions && offset + T > c.nPositions) {
+      throw new Error(`GPT2: positions ${offset}..${offset + T - 1} exceed n_positions (${c.nPositions})`);
+    }
+    return tf.tidy(() => {
+      const pos = opts.positions ?? tf.range(offset, offset + T, 1, 'int32').reshape([1, T]);
+      const tok = embedding(this.p('wte.weight'), ids);
+      // The residual stream, flattened to [B*T, D].
+      let x = tf.add(tok, embedding(this.p('wpe.weight'), pos)).reshape([B * T, D]) as tf.Tensor2D;
+      const heads = (t: tf.Tensor) => t.reshape([B, T, H, hd]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
+
+      for (let l = 0; l < c.nLayer; l++) {
+        const h = `h.${l}`;
+        // Attention: qkv from one projection, heads [B, H, T, hd].
+        const a = layerNorm(x, this.p(`${h}.ln_1.weight`), this.p(`${h}.ln_1.bias`), c.layerNormEpsilon) as tf.Tensor2D;
+        const [q, k, v] = tf.split(this.lin(`${h}.attn.c_attn`, a), 3, 1).map(heads);
+        const kv = opts.cache ? opts.cache.append(l, k, v) : { k, v };
+        const att = opts.keyMask ? causalAttentionMasked(q, kv.k, kv.v, opts.keyMask) : causalAttention(q, kv.k, kv.v);
+        const merged = att.transpose([0, 2, 1, 3]).reshape([B * T, D]) as tf.Tensor2D;
+        x = tf.add(x, this.lin(`${h}.attn.c_proj`, merged));
+        // MLP.
+        const m = layerNorm(x, this.p(`${h}.ln_2.weight`), this.p(`${h}.ln_2.bias`), c.layerNormEpsilon) as tf.Tensor2D;
+        const up = geluTanh(this.lin(`${h}.mlp.c_fc`, m)) as tf.Tensor2D;
+        x = tf.add(x, this.lin(`${h}.mlp.c_proj`, up));
+      }
+      return layerNorm(x, this.p('ln_f.weight'), this.p('ln_f.bias'), c.layerNormEpsilon).reshape([B, T, D]) as tf.Tensor3D;
+    });
+  }
+
+  /** LM head: final hidden states [N, D] → logits [N, V]. */
+  logits(hidden: tf.Tensor2D): tf.Tensor2D {
+    return linearT(hidden, this.p(this.config.tieWordEmbeddings ? 'wte.weight' : 'lm_head.weight'));
+  }
+
+  /** Logits [B, T, V] for ids int32 [B, T]. */
+  forward(ids: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
+    const [B, T] = ids.shape;
+    return tf.tidy(() => {
+      const h = this.hidden(ids, opts).reshape([B * T, this.config.nEmbd]) as tf.Tensor2D;
+      return this.logits(h).reshape([B, T, this.config.vocabSize]) as tf.Tensor3D;
+    });
+  }
+
+  /** Free the weights (adapters' variables belong to the adapters). */
+  dispose(): void {
+    for (const t of this.params.values()) t.dispose();
+    this.params.clear();
+    this.deltas.clear();
+  }
+}

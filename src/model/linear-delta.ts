@@ -1,0 +1,19 @@
+/**
+ * The adapter hook of the frozen model's linear layers. An adapter (LoRA, CoLoRA) implements
+ * LinearDelta with its own trainable tf.Variables; a layer with a delta set computes
+ * `linear(x, W, b) + delta.delta(x)`, so gradients reach the adapter's variables while the base
+ * weights stay constant.
+ */
+import type * as tf from '@tensorflow/tfjs';
+
+export interface LinearDelta {
+  /** x [N, in] → the additive correction [N, out]. */
+  delta(x: tf.Tensor2D): tf.Tensor2D;
+}
+
+/** One adaptable linear layer of a model, e.g. {name: 'h.0.attn.c_attn', inFeatures: 768, outFeatures: 2304}. */
+export interface LinearInfo {
+  name: string;
+  inFeatures: number;
+  outFeatures: number;
+}
