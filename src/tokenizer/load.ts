@@ -1,0 +1,156 @@
+/**
+ * Load a model directory's tokenizer (tokenizer.json + optional tokenizer_config.json) through
+ * transformers.js, from local files only.
+ *
+ * No network, by construction: this module reads both files itself and hands the parsed JSON to
+ * transformers.js's `PreTrainedTokenizer` constructor (the class named by `tokenizer_class`, as
+ * `AutoTokenizer` would pick), so no hub/download code path is ever entered; a missing
+ * tokenizer.json returns undefined before transformers.js is even imported.
+ * `env.allowRemoteModels` is also switched off for anything else in the process.
+ *
+ * transformers.js is imported lazily (first load only; ~0.1 s and ~40 MB, since it also loads
+ * onnxruntime-node and sharp). If that import fails (a platform without those native
+ * binaries), the tokenizer engine transformers.js itself wraps, @huggingface/tokenizers, is used
+ * directly: `PreTrainedTokenizer.encode/decode` only forward to it, so ids are the same.
+ *
+ * encode() applies whatever the file's post_processor says (add_special_tokens: true, the
+ * transformers.js default); the files train-bpe.ts writes have none, so encoding is plain and the
+ * data pipeline appends EOS itself. Special-token text such as "<|endoftext|>" inside the input
+ * is recognised as that one token, as in Hugging Face. decode() keeps special tokens.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from '../util/errors.js';
+
+export interface Tokenizer {
+  encode(text: string): number[];
+  decode(ids: number[]): string;
+  /** Embedding rows needed: highest id + 1. */
+  vocabSize: number;
+  eosTokenId?: number;
+  bosTokenId?: number;
+  /** From tokenizer_config.json pad_token, else EOS (transformers.js's fallback). */
+  padTokenId?: number;
+}
+
+export type TokenizerEngine = 'transformers' | 'tokenizers';
+
+export interface LoadedTokenizer extends Tokenizer {
+  /** Which library encodes: transformers.js, or (its import failed) @huggingface/tokenizers. */
+  readonly engine: TokenizerEngine;
+}
+
+/** What both engines give for one parsed tokenizer. */
+interface Core {
+  encode(text: string): number[];
+  decode(ids: number[]): string;
+  vocab: Map<string, number>;
+  tokenId(role: 'eos_token' | 'bos_token' | 'pad_token'): number | undefined;
+}
+
+type Build = (tokenizerJson: object, config: Record<string, unknown>) => Core;
+
+export async function loadTokenizer(
+  modelDir: string,
+  opts: { engine?: TokenizerEngine } = {},
+): Promise<LoadedTokenizer | undefined> {
+  const jsonPath = join(modelDir, 'tokenizer.json');
+  if (!isFile(jsonPath)) return undefined;
+  const tokenizerJson = readJsonObject(jsonPath);
+  const configPath = join(modelDir, 'tokenizer_config.json');
+  const config = isFile(configPath) ? readJsonObject(configPath) : {};
+
+  const engine = opts.engine ?? (await defaultEngine());
+  const build = engine === 'transformers' ? await transformersBuild() : await tokenizersBuild();
+  let core: Core;
+  try {
+    core = build(tokenizerJson, config);
+  } catch (err) {
+    throw new UsageError(`${jsonPath}: not a usable tokenizer: ${(err as Error).message}`);
+  }
+  let maxId = -1;
+  for (const id of core.vocab.values()) maxId = Math.max(maxId, id);
+  return {
+    engine,
+    encode: (text) => core.encode(text),
+    decode: (ids) => (ids.length === 0 ? '' : core.decode(ids)),
+    vocabSize: maxId + 1,
+    eosTokenId: core.tokenId('eos_token'),
+    bosTokenId: core.tokenId('bos_token'),
+    padTokenId: core.tokenId('pad_token') ?? core.tokenId('eos_token'),
+  };
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function readJsonObject(path: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`${path}: not valid JSON: ${(err as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new UsageError(`${path}: expected a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+let engineChoice: Promise<TokenizerEngine> | undefined;
+
+/** transformers.js when it imports on this machine, else @huggingface/tokenizers. */
+function defaultEngine(): Promise<TokenizerEngine> {
+  engineChoice ??= import('@huggingface/transformers').then(
+    () => 'transformers' as const,
+    () => 'tokenizers' as const,
+  );
+  return engineChoice;
+}
+
+async function transformersBuild(): Promise<Build> {
+  const tf = await import('@huggingface/transformers');
+  tf.env.allowRemoteModels = false;
+  const classes = tf as unknown as Record<string, unknown>;
+  return (tokenizerJson, config) => {
+    // AutoTokenizer's choice, minus its file loading.
+    const name = typeof config.tokenizer_class === 'string' ? config.tokenizer_class.replace(/Fast$/, '') : '';
+    const named = classes[name];
+    const Cls =
+      typeof named === 'function' && named.prototype instanceof tf.PreTrainedTokenizer
+        ? (named as typeof tf.PreTrainedTokenizer)
+        : tf.PreTrainedTokenizer;
+    const tk = new Cls(tokenizerJson, config);
+    const ids = { eos_token: tk.eos_token_id, bos_token: tk.bos_token_id, pad_token: tk.pad_token_id };
+    return {
+      encode: (text) => tk.encode(text),
+      decode: (ids) => tk.decode(ids),
+      vocab: tk.get_vocab(),
+      // transformers.js already falls back from pad to eos; loadTokenizer does the same for both.
+      tokenId: (role) => ids[role] ?? undefined,
+    };
+  };
+}
+
+async function tokenizersBuild(): Promise<Build> {
+  const { Tokenizer: HfTokenizer } = await import('@huggingface/tokenizers');
+  return (tokenizerJson, config) => {
+    const tk = new HfTokenizer(tokenizerJson, config);
+    return {
+      encode: (text) => tk.encode(text).ids,
+      decode: (ids) => tk.decode(ids),
+      vocab: tk.get_vocab(),
+      tokenId: (role) => {
+        const v = config[role];
+        // A token in tokenizer_config.json is a string or an AddedToken object.
+        const content = typeof v === 'string' ? v : (v as { content?: unknown } | null)?.content;
+        return typeof content === 'string' ? tk.token_to_id(content) : undefined;
+      },
+    };
+  };
+}
