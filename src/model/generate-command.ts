@@ -5,6 +5,7 @@
 import { UsageError } from '../util/errors.js';
 import { loadGPT2, resolveModelDir } from './checkpoint.js';
 import { generate } from './generate.js';
+import { loadTokenizer } from '../tokenizer/load.js';
 
 export interface GenerateCommandOptions {
   model: string;
@@ -17,25 +18,21 @@ export interface GenerateCommandOptions {
   backend?: string;
 }
 
-/** What `--prompt` and `text` need from src/tokenizer (its `loadTokenizer(modelDir)`). */
-interface Tokenizer {
-  encode(text: string): number[];
-  decode(ids: number[]): string;
-  eosTokenId?: number;
-  vocabSize: number;
-}
-
-async function loadTokenizer(modelDir: string): Promise<Tokenizer | undefined> {
-  // The specifier is a variable so this file compiles before src/tokenizer/load.ts exists.
-  const spec = '../tokenizer/load.js';
-  let mod: { loadTokenizer(dir: string): Promise<Tokenizer | undefined> };
+/**
+ * The compute backend, through src/engine/backend.ts's initBackend (the engine engineer's; the
+ * specifier is a variable so this file compiles before that module lands). Without it, tfjs's
+ * default backend runs.
+ */
+async function initBackend(name: string): Promise<void> {
+  const spec = '../engine/backend.js';
+  let mod: { initBackend(name: string): Promise<unknown> };
   try {
     mod = await import(spec);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes('tokenizer')) return undefined;
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes('engine/backend')) return;
     throw err;
   }
-  return mod.loadTokenizer(modelDir);
+  await mod.initBackend(name);
 }
 
 export function parseInputIds(text: string, vocabSize: number): number[] {
@@ -49,11 +46,16 @@ export function parseInputIds(text: string, vocabSize: number): number[] {
   });
 }
 
-export async function generateCommand(opts: GenerateCommandOptions): Promise<void> {
+/** `print` receives everything meant for stdout (tests pass their own). */
+export async function generateCommand(
+  opts: GenerateCommandOptions,
+  print: (s: string) => void = (s) => process.stdout.write(s),
+): Promise<void> {
   if ((opts.prompt === undefined) === (opts.inputIds === undefined)) {
     throw new UsageError('generate: give exactly one of --prompt TEXT or --input-ids 1,2,3');
   }
   const modelDir = resolveModelDir(opts.model);
+  await initBackend(opts.backend ?? 'auto');
   const model = loadGPT2(modelDir);
   try {
     const tokenizer = await loadTokenizer(modelDir);
@@ -69,9 +71,15 @@ export async function generateCommand(opts: GenerateCommandOptions): Promise<voi
     }
 
     if (opts.adapter !== undefined) {
-      // The adapter puts LinearDelta hooks on the model's linear layers (src/adapters).
-      const { applyAdapterDir } = await import('../adapters/peft-io.js');
-      applyAdapterDir(model, opts.adapter);
+      // --adapter: src/adapters puts LinearDelta hooks on the model's linear layers.
+      let adapters: typeof import('../adapters/peft-io.js');
+      try {
+        adapters = await import('../adapters/peft-io.js');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw new UsageError('--adapter needs src/adapters (not built yet)');
+        throw err;
+      }
+      adapters.applyAdapterDir(model, opts.adapter);
     }
 
     const eosId = model.config.eosTokenId ?? tokenizer?.eosTokenId;
@@ -88,9 +96,9 @@ export async function generateCommand(opts: GenerateCommandOptions): Promise<voi
     if (opts.json) {
       const obj: Record<string, unknown> = { input_ids: inputIds, output_ids: out, output_logprobs: logprobs[0] };
       if (text !== undefined) obj.text = text;
-      process.stdout.write(JSON.stringify(obj) + '\n');
+      print(JSON.stringify(obj) + '\n');
     } else {
-      process.stdout.write((text ?? out.join(' ')) + '\n');
+      print((text ?? out.join(' ')) + '\n');
     }
   } finally {
     model.dispose();
