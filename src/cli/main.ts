@@ -42,6 +42,7 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'run directory (default: results/<name>)')
     .addOption(backendOption())
     .option('--seed <n>', 'override the config seed', int('--seed'))
+    .option('--tasks-dir <dir>', "override data.tasks_dir (an NI tasks/ directory, or 'builtin')")
     .option('--no-eval', 'skip the evaluation at the end')
     .option('--quiet', 'no progress output')
     .action(async (o) => (await import('../experiment/train-command.js')).trainCommand(o));
@@ -61,6 +62,7 @@ export function buildProgram(): Command {
     .requiredOption('--config <file>', 'sweep config (YAML)')
     .option('--out <dir>', 'sweep directory (default: results/<name>)')
     .option('--resume', 'skip cells that already finished in --out')
+    .option('--tasks-dir <dir>', "override data.tasks_dir (an NI tasks/ directory, or 'builtin')")
     .addOption(backendOption())
     .option('--quiet', 'no progress output')
     .action(async (o) => (await import('../experiment/sweep-command.js')).sweepCommand(o));
@@ -103,6 +105,7 @@ export function buildProgram(): Command {
     .command('check')
     .description('validate a config exactly as train/sweep would and print it resolved (YAML)')
     .requiredOption('--config <file>', 'experiment or sweep config (YAML)')
+    .option('--tasks-dir <dir>', "override data.tasks_dir (an NI tasks/ directory, or 'builtin')")
     .action(async (o) => (await import('../config/check-command.js')).checkCommand(o));
 
   const data = program.command('data').description('built-in tasks and task files');

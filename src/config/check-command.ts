@@ -1,5 +1,8 @@
-import { NotImplementedError } from '../util/errors.js';
+/** `colora check --config FILE`: validate as train/sweep would, print the resolved config. */
+import { loadExperimentConfig } from './load.js';
+import { toResolvedYaml } from './resolved.js';
 
-export async function checkCommand(_opts: Record<string, unknown>): Promise<void> {
-  throw new NotImplementedError('check');
+export async function checkCommand(opts: { config: string; tasksDir?: string }): Promise<void> {
+  const { config } = loadExperimentConfig(opts.config, { tasksDir: opts.tasksDir });
+  process.stdout.write(toResolvedYaml(config));
 }

@@ -1,0 +1,116 @@
+/**
+ * Load an experiment or sweep config exactly as `train`, `sweep` and `check` do: YAML → schema
+ * (defaults filled) → cross-field and data checks (task names against `tasks_dir`, task files
+ * parse and hold enough instances, the model directory exists). Every failure is a UsageError
+ * naming the file, the line and the key path.
+ */
+import { YamlSource, type KeyPath } from './yaml-source.js';
+import { validateYaml } from './validate.js';
+import { ExperimentSchema, type ExperimentConfig, type ClientSpec, type BackendName } from './schema.js';
+import { didYouMean } from './suggest.js';
+import { openTaskSource } from '../data/task-source.js';
+import { checkTaskSize } from '../data/split.js';
+import { resolveModelDir } from '../model/checkpoint.js';
+import { UsageError } from '../util/errors.js';
+
+export interface Overrides {
+  seed?: number;
+  backend?: BackendName;
+  tasksDir?: string;
+}
+
+export interface LoadedConfig {
+  config: ExperimentConfig;
+  source: YamlSource;
+  /** The resolved model directory. */
+  modelDir: string;
+}
+
+/** Schema only (no file-system checks): for tests and for tools that only read a config. */
+export function parseExperimentConfig(source: YamlSource, overrides: Overrides = {}): ExperimentConfig {
+  const config = validateYaml(source, ExperimentSchema);
+  if (overrides.seed !== undefined) config.seed = overrides.seed;
+  if (overrides.backend !== undefined) config.backend = overrides.backend;
+  if (overrides.tasksDir !== undefined) config.data.tasks_dir = overrides.tasksDir;
+  checkStructure(source, config);
+  return config;
+}
+
+export function loadExperimentConfig(file: string, overrides: Overrides = {}): LoadedConfig {
+  const source = YamlSource.read(file);
+  const config = parseExperimentConfig(source, overrides);
+  checkTasks(source, config, overrides.tasksDir !== undefined);
+  let modelDir: string;
+  try {
+    modelDir = resolveModelDir(config.model);
+  } catch (e) {
+    if (e instanceof UsageError) throw source.error(['model'], e.message);
+    throw e;
+  }
+  return { config, source, modelDir };
+}
+
+/** Every client list in the config, with the key path it sits at. */
+export function clientLists(config: ExperimentConfig): { path: KeyPath; clients: ClientSpec[] }[] {
+  const lists: { path: KeyPath; clients: ClientSpec[] }[] = [];
+  if (config.clients) lists.push({ path: ['clients'], clients: config.clients });
+  config.sweep?.groupings.forEach((g, i) => lists.push({ path: ['sweep', 'groupings', i, 'clients'], clients: g.clients }));
+  return lists;
+}
+
+function checkStructure(src: YamlSource, config: ExperimentConfig): void {
+  if (!config.clients && !config.sweep)
+    throw src.error([], "needs 'clients' (a list of {name, tasks}) or a 'sweep' section with groupings");
+  for (const { path, clients } of clientLists(config)) {
+    const seen = new Set<string>();
+    clients.forEach((c, i) => {
+      if (seen.has(c.name)) throw src.error([...path, i, 'name'], `duplicate client name '${c.name}'`);
+      seen.add(c.name);
+      const tasks = new Set<string>();
+      c.tasks.forEach((t, j) => {
+        if (tasks.has(t)) throw src.error([...path, i, 'tasks', j], `task '${t}' listed twice for client '${c.name}'`);
+        tasks.add(t);
+      });
+    });
+  }
+  if (config.sweep) {
+    const names = new Set<string>();
+    config.sweep.groupings.forEach((g, i) => {
+      if (names.has(g.name)) throw src.error(['sweep', 'groupings', i, 'name'], `duplicate grouping name '${g.name}'`);
+      names.add(g.name);
+    });
+    if (new Set(config.sweep.seeds).size !== config.sweep.seeds.length) throw src.error(['sweep', 'seeds'], 'seeds must be distinct');
+  }
+  const methods = new Set(config.methods);
+  if (methods.size !== config.methods.length) throw src.error(['methods'], 'a method is listed twice');
+  config.expect.forEach((r, i) => {
+    for (const key of ['method', 'better_than'] as const) {
+      const m = r[key];
+      if (m && !methods.has(m)) throw src.error(['expect', i, key], `method '${m}' is not in methods (${config.methods.join(', ')})`);
+    }
+    if (r.grouping && config.sweep && !config.sweep.groupings.some((g) => g.name === r.grouping))
+      throw src.error(['expect', i, 'grouping'], `no grouping named '${r.grouping}'${didYouMean(r.grouping, config.sweep.groupings.map((g) => g.name))}`);
+    const hasMetricRule = r.min !== undefined || r.max !== undefined || r.better_than !== undefined;
+    if (!hasMetricRule && !r.no_nan_loss) throw src.error(['expect', i], 'a rule needs min, max, better_than or no_nan_loss');
+  });
+}
+
+function checkTasks(src: YamlSource, config: ExperimentConfig, tasksDirFromFlag: boolean): void {
+  let tasks;
+  try {
+    tasks = openTaskSource(config.data.tasks_dir);
+  } catch (e) {
+    if (e instanceof UsageError && !tasksDirFromFlag) throw src.error(['data', 'tasks_dir'], e.message.replace(/^data\.tasks_dir: /, ''));
+    throw e;
+  }
+  const { train_per_task: train, test_per_task: test } = config.data;
+  for (const { path, clients } of clientLists(config)) {
+    clients.forEach((c, i) =>
+      c.tasks.forEach((name, j) => {
+        if (!tasks.has(name))
+          throw src.error([...path, i, 'tasks', j], `unknown task '${name}' in ${tasks.location}${didYouMean(name, tasks.names())}`);
+        checkTaskSize(tasks.load(name, train + test), train, test);
+      }),
+    );
+  }
+}
