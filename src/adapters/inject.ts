@@ -1,0 +1,77 @@
+/**
+ * Injection (PEFT's inject_adapter): put an AdapterLayer on every targeted linear layer of a
+ * model, and take them off again. The model keeps its frozen weights; only the hooks change.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { LinearDelta, LinearInfo } from '../model/linear-delta.js';
+import { UsageError } from '../util/errors.js';
+import { matchesTarget, scaling, type AdapterConfig } from './config.js';
+import { AdapterLayer } from './layer.js';
+import type { AdapterState, FactorName } from './state.js';
+
+/** What injection needs from a model. */
+export interface AdaptableModel {
+  linears(): LinearInfo[];
+  setDelta(name: string, delta: LinearDelta | undefined): void;
+}
+
+export function targetedLinears(model: AdaptableModel, targets: readonly string[]): LinearInfo[] {
+  const all = model.linears();
+  const hit = all.filter((l) => matchesTarget(l.name, targets));
+  if (hit.length === 0)
+    throw new UsageError(
+      `adapter.targets ${JSON.stringify(targets)} match no linear layer of the model (it has e.g. ${all.slice(0, 4).map((l) => l.name).join(', ')})`,
+    );
+  return hit;
+}
+
+export class InjectedAdapter {
+  readonly layers = new Map<string, AdapterLayer>();
+
+  constructor(
+    private readonly model: AdaptableModel,
+    readonly config: AdapterConfig,
+    state: AdapterState,
+  ) {
+    for (const info of targetedLinears(model, config.targets)) {
+      const f = state.get(info.name);
+      if (!f) throw new Error(`adapter state has no layer ${info.name}`);
+      const layer = new AdapterLayer(info, config.rank, scaling(config), f);
+      this.layers.set(info.name, layer);
+      model.setDelta(info.name, layer);
+    }
+  }
+
+  load(state: AdapterState): void {
+    for (const [name, layer] of this.layers) {
+      const f = state.get(name);
+      if (!f) throw new Error(`adapter state has no layer ${name}`);
+      layer.load(f);
+    }
+  }
+
+  read(): AdapterState {
+    const s: AdapterState = new Map();
+    for (const [name, layer] of this.layers) s.set(name, layer.read());
+    return s;
+  }
+
+  /** The variables of the given factors, in a stable order (layer order, then A, B, S). */
+  variables(factors: readonly FactorName[]): tf.Variable[] {
+    const vars: tf.Variable[] = [];
+    for (const layer of this.layers.values())
+      for (const f of factors) {
+        const v = layer.variable(f);
+        if (v) vars.push(v);
+      }
+    return vars;
+  }
+
+  remove(): void {
+    for (const [name, layer] of this.layers) {
+      this.model.setDelta(name, undefined);
+      layer.dispose();
+    }
+    this.layers.clear();
+  }
+}

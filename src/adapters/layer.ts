@@ -1,0 +1,64 @@
+/**
+ * The adapter on one frozen linear layer (PEFT's LoraLayer), as a LinearDelta for the model:
+ *   LoRA:   Δy = (alpha/r) · x Aᵀ Bᵀ
+ *   CoLoRA: Δy = (alpha/r) · x Aᵀ (B S)ᵀ      (ΔW = (alpha/r) B S A)
+ * A, B (and S) are tf.Variables; which of them train is the method's choice.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { LinearDelta, LinearInfo } from '../model/linear-delta.js';
+import type { FactorName, LayerFactors } from './state.js';
+
+export class AdapterLayer implements LinearDelta {
+  readonly A: tf.Variable;
+  readonly B: tf.Variable;
+  readonly S: tf.Variable | undefined;
+
+  constructor(
+    readonly info: LinearInfo,
+    readonly rank: number,
+    readonly scaling: number,
+    factors: LayerFactors,
+  ) {
+    const r = rank;
+    this.A = tf.variable(tf.tensor2d(factors.A, [r, info.inFeatures]), true);
+    this.B = tf.variable(tf.tensor2d(factors.B, [info.outFeatures, r]), true);
+    this.S = factors.S ? tf.variable(tf.tensor2d(factors.S, [r, r]), true) : undefined;
+  }
+
+  delta(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const h = tf.mul(tf.matMul(x, this.A, false, true), this.scaling) as tf.Tensor2D; // [N, r]
+      const B = this.S ? tf.matMul(this.B, this.S) : this.B; // [out, r]
+      return tf.matMul(h, B, false, true); // [N, out]
+    });
+  }
+
+  variable(f: FactorName): tf.Variable | undefined {
+    return f === 'A' ? this.A : f === 'B' ? this.B : this.S;
+  }
+
+  /** Overwrite the variables with host values (e.g. the server's new global factors). */
+  load(factors: LayerFactors): void {
+    tf.tidy(() => {
+      this.A.assign(tf.tensor2d(factors.A, this.A.shape as [number, number]));
+      this.B.assign(tf.tensor2d(factors.B, this.B.shape as [number, number]));
+      if (this.S) {
+        if (!factors.S) throw new Error(`${this.info.name}: CoLoRA layer needs S`);
+        this.S.assign(tf.tensor2d(factors.S, this.S.shape as [number, number]));
+      }
+    });
+  }
+
+  /** Current values on the host (one sync, at the end of local training). */
+  read(): LayerFactors {
+    const f: LayerFactors = { A: this.A.dataSync().slice() as Float32Array, B: this.B.dataSync().slice() as Float32Array };
+    if (this.S) f.S = this.S.dataSync().slice() as Float32Array;
+    return f;
+  }
+
+  dispose(): void {
+    this.A.dispose();
+    this.B.dispose();
+    this.S?.dispose();
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Adapter weights on the host, as the server and the methods see them: per adapted layer the
+ * factors A [r, in], B [out, r] and, for CoLoRA, the personal S [r, r] (row-major Float32Arrays).
+ * Aggregation and checkpointing work on these; the tf.Variables live in AdapterLayer.
+ */
+import { Rng } from '../util/rng.js';
+import type { LinearInfo } from '../model/linear-delta.js';
+
+export type FactorName = 'A' | 'B' | 'S';
+export const FACTORS: readonly FactorName[] = ['A', 'B', 'S'];
+
+export interface LayerFactors {
+  A: Float32Array;
+  B: Float32Array;
+  S?: Float32Array;
+}
+
+/** Layer name (e.g. `h.0.attn.c_attn`) → factors. Insertion order = model order. */
+export type AdapterState = Map<string, LayerFactors>;
+
+export function identity(r: number): Float32Array {
+  const s = new Float32Array(r * r);
+  for (let i = 0; i < r; i++) s[i * r + i] = 1;
+  return s;
+}
+
+/**
+ * PEFT's default initialisation: A ~ kaiming_uniform(a=√5) = U(-1/√in, 1/√in), B = 0; CoLoRA's S = I.
+ * A depends only on (seed, layer name), so every client and every method starts from the same A.
+ */
+export function initialState(layers: readonly LinearInfo[], rank: number, personal: boolean, seed: number): AdapterState {
+  const state: AdapterState = new Map();
+  for (const l of layers) {
+    const bound = 1 / Math.sqrt(l.inFeatures);
+    const A = Rng.derive(seed, 'lora-init-A', l.name).fillUniform(new Float32Array(rank * l.inFeatures), -bound, bound);
+    const f: LayerFactors = { A, B: new Float32Array(l.outFeatures * rank) };
+    if (personal) f.S = identity(rank);
+    state.set(l.name, f);
+  }
+  return state;
+}
+
+export function cloneState(state: AdapterState): AdapterState {
+  const out: AdapterState = new Map();
+  for (const [name, f] of state) out.set(name, { A: f.A.slice(), B: f.B.slice(), ...(f.S ? { S: f.S.slice() } : {}) });
+  return out;
+}
+
+/** A copy of `base` with the named factors taken from `from` (e.g. a client's personal S into the global A, B). */
+export function withFactors(base: AdapterState, from: AdapterState, factors: readonly FactorName[]): AdapterState {
+  const out = cloneState(base);
+  for (const [name, f] of out) {
+    const src = from.get(name);
+    if (!src) throw new Error(`adapter state has no layer ${name}`);
+    for (const k of factors) {
+      const v = src[k];
+      if (v) f[k] = v.slice();
+    }
+  }
+  return out;
+}
+
+/** B·S [out, r], the B of the plain LoRA adapter equivalent to a CoLoRA layer. */
+export function mergePersonal(B: Float32Array, S: Float32Array, rank: number): Float32Array {
+  const out = B.length / rank;
+  const BS = new Float32Array(B.length);
+  for (let o = 0; o < out; o++)
+    for (let j = 0; j < rank; j++) {
+      let acc = 0;
+      for (let k = 0; k < rank; k++) acc += B[o * rank + k] * S[k * rank + j];
+      BS[o * rank + j] = acc;
+    }
+  return BS;
+}
