@@ -1,0 +1,68 @@
+/**
+ * `colora train`: every method of the config on its clients, one after another, in one run
+ * directory. After each method the result files are rewritten (atomically), so a killed run keeps
+ * every finished method, and a rerun with the same --out resumes the unfinished method at its last
+ * finished round.
+ */
+import { join } from 'node:path';
+import type { LoadedConfig } from '../config/load.js';
+import { writeResolvedConfig } from '../config/resolved.js';
+import { openTaskSource } from '../data/task-source.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { summaryMarkdown } from '../report/tables.js';
+import { openSession, type ModelSession } from './session.js';
+import { prepareClients } from './prepare-data.js';
+import { runMethod, type ClientPrediction, type ResultRow, type RoundLog } from './run-method.js';
+import { writeLog, writePredictions, writeResultsCsv } from './results-files.js';
+
+export interface TrainOptions {
+  out: string;
+  quiet?: boolean;
+  evaluate?: boolean;
+}
+
+export function methodDir(runDir: string, method: string): string {
+  return join(runDir, 'methods', method);
+}
+
+export async function runExperiment(loaded: LoadedConfig, o: TrainOptions, session?: ModelSession): Promise<ResultRow[]> {
+  const { config } = loaded;
+  if (!config.clients) throw new Error('runExperiment needs config.clients');
+  writeResolvedConfig(o.out, config);
+  const s = session ?? (await openSession(loaded.modelDir, config.backend));
+  const clients = prepareClients(config.clients, config.data, openTaskSource(config.data.tasks_dir), { tokenizer: s.tokenizer, eosId: s.eosId, nPositions: s.model.config.nPositions }, config.seed);
+  const rows: ResultRow[] = [];
+  const preds: ClientPrediction[] = [];
+  const log: RoundLog[] = [];
+  for (const method of config.methods) {
+    const outcome = await runMethod({
+      model: s.model,
+      tokenizer: s.tokenizer,
+      eosId: s.eosId,
+      padId: s.padId,
+      modelName: config.model,
+      config,
+      seed: config.seed,
+      grouping: 'default',
+      method,
+      clients,
+      dir: methodDir(o.out, method),
+      quiet: o.quiet,
+      evaluate: o.evaluate,
+    });
+    rows.push(...outcome.rows);
+    preds.push(...outcome.predictions);
+    log.push(...outcome.log);
+    writeLog(join(o.out, 'log.jsonl'), log);
+    if (o.evaluate !== false) {
+      writeResultsCsv(join(o.out, 'results.csv'), rows);
+      writePredictions(join(o.out, 'predictions.jsonl'), preds);
+      writeFileAtomic(join(o.out, 'summary.md'), summaryMarkdown(`${config.name}`, rows, runNotes(config.name, s)));
+    }
+  }
+  return rows;
+}
+
+export function runNotes(name: string, s: ModelSession): string[] {
+  return [`Run \`${name}\` with model \`${s.modelDir}\` on backend \`${s.backend}\`.`];
+}

@@ -1,0 +1,217 @@
+/**
+ * One method on one set of clients: federated rounds (with a checkpoint after each, so a killed
+ * run resumes at the next round), the adapters saved per client in PEFT format, then the
+ * evaluation of every client on its tasks' test instances.
+ */
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { ExperimentConfig, MethodName } from '../config/schema.js';
+import type { GPT2 } from '../model/gpt2.js';
+import type { Tokenizer } from '../tokenizer/load.js';
+import { adapterConfigFrom, type AdapterConfig } from '../adapters/config.js';
+import { InjectedAdapter, targetedLinears } from '../adapters/inject.js';
+import { initialState, type AdapterState } from '../adapters/state.js';
+import { saveAdapter } from '../adapters/peft-io.js';
+import { createStrategy, methodUsesPersonalFactor } from '../methods/registry.js';
+import type { FitResult, Strategy } from '../methods/strategy.js';
+import { trainLocally } from '../train/local-training.js';
+import { learningRateAt } from '../train/optimizer.js';
+import { loadRoundCheckpoint, saveRoundCheckpoint } from '../train/round-checkpoint.js';
+import { Progress } from '../util/progress.js';
+import { Rng } from '../util/rng.js';
+import { evaluateItems, scoreByTask, type Prediction } from './evaluate.js';
+import type { PreparedClient, TestItem } from './prepare-data.js';
+
+export interface MethodRunContext {
+  model: GPT2;
+  tokenizer: Tokenizer;
+  eosId: number;
+  padId: number;
+  /** How adapters name their base model (config.model). */
+  modelName: string;
+  config: ExperimentConfig;
+  seed: number;
+  grouping: string;
+  method: MethodName;
+  clients: PreparedClient[];
+  /** Where this method's adapters, checkpoint and log go. */
+  dir: string;
+  quiet?: boolean;
+  evaluate?: boolean;
+}
+
+export interface RoundLog {
+  grouping: string;
+  seed: number;
+  method: MethodName;
+  round: number;
+  client: string;
+  steps: number;
+  loss_mean: number;
+  loss_last: number;
+  lr: number;
+  seconds: number;
+}
+
+export interface ResultRow {
+  grouping: string;
+  seed: number;
+  method: MethodName;
+  client: string;
+  task: string;
+  rougeL: number;
+  exact_match: number;
+  n_test: number;
+}
+
+export type ClientPrediction = Prediction & { grouping: string; seed: number; method: MethodName; client: string };
+
+export interface MethodOutcome {
+  log: RoundLog[];
+  rows: ResultRow[];
+  predictions: ClientPrediction[];
+}
+
+/** Units sampled in a round: the same draw for every method of a run, so methods see the same clients. */
+export function sampleUnits(units: readonly string[], fraction: number, seed: number, round: number): string[] {
+  if (fraction >= 1 || units.length <= 1) return [...units];
+  const k = Math.max(1, Math.round(fraction * units.length));
+  const picked = Rng.derive(seed, 'client-sample', round).sampleIndices(units.length, k).sort((a, b) => a - b);
+  return picked.map((i) => units[i]);
+}
+
+function fingerprint(ctx: MethodRunContext): string {
+  const { config } = ctx;
+  const key = JSON.stringify({ data: config.data, adapter: config.adapter, train: config.train, model: config.model, seed: ctx.seed, method: ctx.method, clients: ctx.clients.map((c) => [c.name, c.splits.map((s) => s.task.name)]) });
+  return createHash('sha256').update(key).digest('hex').slice(0, 16);
+}
+
+async function train(ctx: MethodRunContext, adapter: InjectedAdapter, strategy: Strategy): Promise<RoundLog[]> {
+  const { config, seed, method } = ctx;
+  const t = config.train;
+  const ckptDir = join(ctx.dir, 'checkpoint');
+  const fp = fingerprint(ctx);
+  const resumed = loadRoundCheckpoint<RoundLog>(ckptDir, fp);
+  const log: RoundLog[] = resumed?.log ?? [];
+  if (resumed) strategy.restore(resumed.snapshot);
+  const start = resumed ? resumed.round + 1 : 0;
+
+  const examplesOf = new Map(strategy.units.map((u) => [u.name, u.members.flatMap((m) => ctx.clients.find((c) => c.name === m)!.examples)]));
+  const stepsOf = (unit: string) => t.local_steps * strategy.units.find((u) => u.name === unit)!.members.length;
+  const perRound = sampleUnits(strategy.units.map((u) => u.name), t.client_fraction, seed, 0).reduce((s, u) => s + stepsOf(u), 0);
+  const progress = new Progress(`${ctx.grouping}/seed ${seed}/${method}`, perRound * t.rounds, { quiet: ctx.quiet });
+  progress.tick(resumed ? `resumed after round ${start}` : '', perRound * start);
+
+  for (let round = start; round < t.rounds; round++) {
+    const sampled = sampleUnits(strategy.units.map((u) => u.name), t.client_fraction, seed, round);
+    const results: FitResult[] = [];
+    for (const ins of strategy.configureFit(round, sampled)) {
+      const t0 = Date.now();
+      adapter.load(ins.state);
+      const steps = stepsOf(ins.unit);
+      const examples = examplesOf.get(ins.unit)!;
+      const firstStep = round * steps;
+      const losses = await trainLocally(ctx.model, adapter.variables(ins.trainable), examples, Rng.derive(seed, 'batches', method, ins.unit, round), {
+        steps,
+        batchSize: t.batch_size,
+        lr: t.lr,
+        warmupSteps: t.warmup_steps,
+        firstStep,
+        optimizer: { kind: t.optimizer, betas: t.betas, weightDecay: t.weight_decay, gradClip: t.grad_clip },
+        padId: ctx.padId,
+        where: `method ${method}, client ${ins.unit}, round ${round + 1}${ctx.grouping !== 'default' ? `, grouping ${ctx.grouping}` : ''}, seed ${seed}`,
+        onStep: (loss) => progress.tick(`round ${round + 1}/${t.rounds} ${ins.unit} loss ${loss.toFixed(3)}`),
+      });
+      results.push({ unit: ins.unit, numExamples: examples.length, state: adapter.read() });
+      log.push({
+        grouping: ctx.grouping,
+        seed,
+        method,
+        round: round + 1,
+        client: ins.unit,
+        steps,
+        loss_mean: losses.reduce((a, b) => a + b, 0) / losses.length,
+        loss_last: losses[losses.length - 1],
+        lr: learningRateAt(firstStep + steps - 1, t.lr, t.warmup_steps),
+        seconds: (Date.now() - t0) / 1000,
+      });
+    }
+    strategy.aggregateFit(round, results);
+    saveRoundCheckpoint(ckptDir, { round, fingerprint: fp, log, snapshot: strategy.snapshot() });
+  }
+  progress.stop();
+  return log;
+}
+
+function limitPerTask(items: readonly TestItem[], max: number | undefined): TestItem[] {
+  if (max === undefined) return [...items];
+  const seen = new Map<string, number>();
+  return items.filter((it) => {
+    const n = seen.get(it.task) ?? 0;
+    seen.set(it.task, n + 1);
+    return n < max;
+  });
+}
+
+/** The adapter (config and per-client state) a method's clients are evaluated with; none for `base`. */
+export interface EvalAdapters {
+  config: AdapterConfig;
+  stateFor(client: string): AdapterState;
+}
+
+/** Evaluate every client on its tasks' test instances (first `eval.max_instances` per task). */
+export async function evaluateClients(ctx: MethodRunContext, adapters: EvalAdapters | undefined): Promise<Pick<MethodOutcome, 'rows' | 'predictions'>> {
+  const { config, method } = ctx;
+  const rows: ResultRow[] = [];
+  const predictions: ClientPrediction[] = [];
+  const items = ctx.clients.map((c) => limitPerTask(c.tests, config.eval.max_instances));
+  const total = items.reduce((s, x) => s + x.length, 0);
+  const progress = new Progress(`${ctx.grouping}/seed ${ctx.seed}/${method} eval`, total, { quiet: ctx.quiet });
+  const adapter = adapters ? new InjectedAdapter(ctx.model, adapters.config, adapters.stateFor(ctx.clients[0].name)) : undefined;
+  try {
+    let before = 0;
+    let ticked = 0;
+    for (const [i, c] of ctx.clients.entries()) {
+      if (adapter && adapters) adapter.load(adapters.stateFor(c.name));
+      const preds = await evaluateItems(ctx.model, ctx.tokenizer, items[i], {
+        maxNewTokens: config.eval.max_new_tokens,
+        batchSize: config.eval.batch_size,
+        eosId: ctx.eosId,
+        onBatch: (done) => {
+          progress.tick(c.name, before + done - ticked);
+          ticked = before + done;
+        },
+      });
+      before += items[i].length;
+      for (const p of preds) predictions.push({ grouping: ctx.grouping, seed: ctx.seed, method, client: c.name, ...p });
+      for (const sc of scoreByTask(preds)) rows.push({ grouping: ctx.grouping, seed: ctx.seed, method, client: c.name, ...sc });
+    }
+  } finally {
+    progress.stop();
+    adapter?.remove();
+  }
+  return { rows, predictions };
+}
+
+/** Train a method (unless `base`), save its adapters, and evaluate unless told not to. */
+export async function runMethod(ctx: MethodRunContext): Promise<MethodOutcome> {
+  const { config, method } = ctx;
+  let log: RoundLog[] = [];
+  let adapters: EvalAdapters | undefined;
+  if (method !== 'base') {
+    const personal = methodUsesPersonalFactor(method);
+    const adapterCfg = adapterConfigFrom(config.adapter, personal);
+    const init = initialState(targetedLinears(ctx.model, adapterCfg.targets), adapterCfg.rank, personal, ctx.seed);
+    const strategy = createStrategy(method, ctx.clients.map((c) => ({ name: c.name, numExamples: c.examples.length })), init);
+    const adapter = new InjectedAdapter(ctx.model, adapterCfg, init);
+    try {
+      log = await train(ctx, adapter, strategy);
+    } finally {
+      adapter.remove();
+    }
+    for (const c of ctx.clients) saveAdapter(join(ctx.dir, 'adapters', c.name), adapterCfg, strategy.adapterFor(c.name), ctx.modelName);
+    adapters = { config: adapterCfg, stateFor: (client) => strategy.adapterFor(client) };
+  }
+  if (ctx.evaluate === false) return { log, rows: [], predictions: [] };
+  return { log, ...(await evaluateClients(ctx, adapters)) };
+}

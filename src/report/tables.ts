@@ -1,0 +1,109 @@
+/**
+ * The tables a person reads first: per grouping, each method's mean Rouge-L and exact match over
+ * clients' tasks (± std over seeds), the per-client table, and CoLoRA minus each baseline.
+ */
+import type { ResultRow } from '../experiment/run-method.js';
+
+export function mean(xs: readonly number[]): number {
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
+}
+
+/** Sample standard deviation (0 for a single value). */
+export function std(xs: readonly number[]): number {
+  if (xs.length < 2) return 0;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1));
+}
+
+function uniq<T>(xs: readonly T[]): T[] {
+  return [...new Set(xs)];
+}
+
+function fmt(m: number, s: number, withStd: boolean): string {
+  if (!Number.isFinite(m)) return '–';
+  return withStd ? `${m.toFixed(1)} ± ${s.toFixed(1)}` : m.toFixed(1);
+}
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map((h, i) => (i === 0 ? '---' : '---:'))), ...rows.map(line)].join('\n');
+}
+
+export interface MethodScore {
+  grouping: string;
+  method: string;
+  rougeL: number;
+  rougeLStd: number;
+  exactMatch: number;
+  exactMatchStd: number;
+  seeds: number;
+}
+
+/** Per grouping and method: the mean over (client, task) rows of each seed, then mean ± std over seeds. */
+export function methodScores(rows: readonly ResultRow[]): MethodScore[] {
+  const out: MethodScore[] = [];
+  for (const g of uniq(rows.map((r) => r.grouping)))
+    for (const m of uniq(rows.map((r) => r.method))) {
+      const sel = rows.filter((r) => r.grouping === g && r.method === m);
+      if (!sel.length) continue;
+      const seeds = uniq(sel.map((r) => r.seed));
+      const perSeed = (key: 'rougeL' | 'exact_match') => seeds.map((s) => mean(sel.filter((r) => r.seed === s).map((r) => r[key])));
+      const rl = perSeed('rougeL');
+      const em = perSeed('exact_match');
+      out.push({ grouping: g, method: m, rougeL: mean(rl), rougeLStd: std(rl), exactMatch: mean(em), exactMatchStd: std(em), seeds: seeds.length });
+    }
+  return out;
+}
+
+export function summaryMarkdown(title: string, rows: readonly ResultRow[], notes: string[] = []): string {
+  const scores = methodScores(rows);
+  const groupings = uniq(rows.map((r) => r.grouping));
+  const methods = uniq(rows.map((r) => r.method));
+  const multiSeed = scores.some((s) => s.seeds > 1);
+  const parts: string[] = [`# ${title}`, ''];
+  if (notes.length) parts.push(...notes, '');
+  parts.push(
+    `Mean over each client's test instances per task, then over tasks${multiSeed ? '; ± is the standard deviation over seeds' : ''}. Scores ×100 (NI-official Rouge-L and exact match).`,
+    '',
+  );
+  for (const g of groupings) {
+    const gs = scores.filter((s) => s.grouping === g);
+    parts.push(`## ${groupings.length > 1 || g !== 'default' ? `Grouping: ${g}` : 'Methods'}`, '');
+    parts.push(
+      table(
+        ['method', 'Rouge-L', 'exact match', 'seeds'],
+        gs.map((s) => [s.method, fmt(s.rougeL, s.rougeLStd, multiSeed), fmt(s.exactMatch, s.exactMatchStd, multiSeed), String(s.seeds)]),
+      ),
+      '',
+    );
+    const colora = gs.find((s) => s.method === 'colora');
+    if (colora) {
+      const diffs = gs.filter((s) => s.method !== 'colora');
+      if (diffs.length)
+        parts.push(
+          'CoLoRA minus each baseline (Rouge-L / exact match):',
+          '',
+          table(['baseline', 'Δ Rouge-L', 'Δ exact match'], diffs.map((s) => [s.method, signed(colora.rougeL - s.rougeL), signed(colora.exactMatch - s.exactMatch)])),
+          '',
+        );
+    }
+    const gr = rows.filter((r) => r.grouping === g);
+    const keys = uniq(gr.map((r) => `${r.client}\u0000${r.task}`));
+    parts.push('Per client and task (Rouge-L, mean over seeds):', '');
+    parts.push(
+      table(
+        ['client', 'task', ...methods],
+        keys.map((k) => {
+          const [client, task] = k.split('\u0000');
+          return [client, task, ...methods.map((m) => fmt(mean(gr.filter((r) => r.client === client && r.task === task && r.method === m).map((r) => r.rougeL)), 0, false))];
+        }),
+      ),
+      '',
+    );
+  }
+  return parts.join('\n');
+}
+
+function signed(x: number): string {
+  return Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(1)}` : '–';
+}

@@ -1,0 +1,54 @@
+/**
+ * A client's local training: `steps` optimizer steps on its own examples, updating only the
+ * adapter variables the method trains. The loss is read back once per step, after the update,
+ * to log it and to stop on a non-finite value.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { RunError } from '../util/errors.js';
+import type { Rng } from '../util/rng.js';
+import { BatchSampler, makeBatch, type Example } from './batch.js';
+import { batchLoss, type CausalLM } from './loss.js';
+import { createOptimizer, learningRateAt, type OptimizerOptions } from './optimizer.js';
+
+export interface LocalTrainingOptions {
+  steps: number;
+  batchSize: number;
+  lr: number;
+  warmupSteps: number;
+  /** Global step of this round's first step (the warm-up and the logs count across rounds). */
+  firstStep: number;
+  optimizer: OptimizerOptions;
+  padId: number;
+  /** Names the run, method, client and round in a non-finite-loss error. */
+  where: string;
+  onStep?: (loss: number) => void;
+}
+
+export async function trainLocally(
+  model: CausalLM,
+  vars: tf.Variable[],
+  examples: readonly Example[],
+  rng: Rng,
+  o: LocalTrainingOptions,
+): Promise<number[]> {
+  const sampler = new BatchSampler(examples.length, o.batchSize, rng);
+  const optimizer = createOptimizer(vars, o.optimizer);
+  const losses: number[] = [];
+  try {
+    for (let s = 0; s < o.steps; s++) {
+      const batch = makeBatch(sampler.next().map((i) => examples[i]), o.padId);
+      const { value, grads } = tf.variableGrads(() => batchLoss(model, batch), vars);
+      optimizer.step(vars.map((v) => grads[v.name]), learningRateAt(o.firstStep + s, o.lr, o.warmupSteps));
+      tf.dispose(grads);
+      const loss = (await value.data())[0];
+      value.dispose();
+      if (!Number.isFinite(loss))
+        throw new RunError(`non-finite loss (${loss}) at ${o.where}, step ${s + 1} of ${o.steps}; stopped, everything written so far is kept`);
+      losses.push(loss);
+      o.onStep?.(loss);
+    }
+  } finally {
+    optimizer.finish();
+  }
+  return losses;
+}

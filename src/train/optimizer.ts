@@ -1,0 +1,155 @@
+/**
+ * Optimizers for adapter variables, on tf ops (no host sync):
+ * - AdamW (decoupled weight decay, PyTorch's torch.optim.AdamW semantics, eps 1e-8);
+ * - schedule-free AdamW (Defazio et al., 2024, "The Road Less Scheduled"): the variable holds the
+ *   gradient point y; the optimizer keeps z (the SGD-like sequence) and x (its running average,
+ *   the point to evaluate). `finish()` writes x into the variables.
+ * Global-norm gradient clipping happens before either.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export interface OptimizerOptions {
+  kind: 'adamw' | 'schedule_free_adamw';
+  betas: [number, number];
+  weightDecay: number;
+  eps?: number;
+  /** Clip the global gradient norm to this value (0 = no clipping). */
+  gradClip: number;
+}
+
+export interface Optimizer {
+  /** One update with learning rate `lr`; grads in the order of the variables given at construction. */
+  step(grads: tf.Tensor[], lr: number): void;
+  /** Leave the variables at the point to evaluate and free the optimizer's state. */
+  finish(): void;
+  /** The optimizer's state on the host (for checkpoints), and its restore. */
+  exportState(): OptimizerState;
+  importState(s: OptimizerState): void;
+}
+
+export interface OptimizerState {
+  t: number;
+  extra: number;
+  slots: Float32Array[];
+}
+
+function exportSlots(slots: tf.Variable[]): Float32Array[] {
+  return slots.map((v) => v.dataSync().slice() as Float32Array);
+}
+
+function importSlots(slots: tf.Variable[], values: Float32Array[]): void {
+  if (values.length !== slots.length) throw new Error(`optimizer state has ${values.length} slots, expected ${slots.length}`);
+  slots.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(values[i], v.shape))));
+}
+
+/** Scale grads so that their global L2 norm is at most `maxNorm` (PyTorch's clip_grad_norm_). */
+export function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number): tf.Tensor[] {
+  if (!(maxNorm > 0)) return grads;
+  return tf.tidy(() => {
+    const sq = tf.addN(grads.map((g) => tf.sum(tf.square(g))));
+    const scale = tf.minimum(1, tf.div(maxNorm, tf.add(tf.sqrt(sq), 1e-6)));
+    return grads.map((g) => tf.mul(g, scale));
+  });
+}
+
+class AdamW implements Optimizer {
+  private t = 0;
+  private readonly m: tf.Variable[];
+  private readonly v: tf.Variable[];
+  constructor(
+    private readonly vars: tf.Variable[],
+    private readonly o: OptimizerOptions,
+  ) {
+    this.m = vars.map((p) => tf.variable(tf.zerosLike(p), false));
+    this.v = vars.map((p) => tf.variable(tf.zerosLike(p), false));
+  }
+  step(rawGrads: tf.Tensor[], lr: number): void {
+    const [b1, b2] = this.o.betas;
+    const eps = this.o.eps ?? 1e-8;
+    this.t += 1;
+    const bc1 = 1 - b1 ** this.t;
+    const bc2 = 1 - b2 ** this.t;
+    tf.tidy(() => {
+      const grads = clipByGlobalNorm(rawGrads, this.o.gradClip);
+      this.vars.forEach((p, i) => {
+        const g = grads[i];
+        const m = tf.add(tf.mul(this.m[i], b1), tf.mul(g, 1 - b1));
+        const v = tf.add(tf.mul(this.v[i], b2), tf.mul(tf.square(g), 1 - b2));
+        this.m[i].assign(m);
+        this.v[i].assign(v);
+        const update = tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), eps));
+        const decayed = this.o.weightDecay > 0 ? tf.mul(p, 1 - lr * this.o.weightDecay) : p;
+        p.assign(tf.sub(decayed, tf.mul(update, lr)));
+      });
+    });
+  }
+  finish(): void {
+    for (const t of [...this.m, ...this.v]) t.dispose();
+  }
+  exportState(): OptimizerState {
+    return { t: this.t, extra: 0, slots: exportSlots([...this.m, ...this.v]) };
+  }
+  importState(s: OptimizerState): void {
+    this.t = s.t;
+    importSlots([...this.m, ...this.v], s.slots);
+  }
+}
+
+class ScheduleFreeAdamW implements Optimizer {
+  private t = 0;
+  private lrSqSum = 0;
+  private readonly z: tf.Variable[];
+  private readonly x: tf.Variable[];
+  private readonly v: tf.Variable[];
+  constructor(
+    private readonly vars: tf.Variable[],
+    private readonly o: OptimizerOptions,
+  ) {
+    this.z = vars.map((p) => tf.variable(p.clone(), false));
+    this.x = vars.map((p) => tf.variable(p.clone(), false));
+    this.v = vars.map((p) => tf.variable(tf.zerosLike(p), false));
+  }
+  step(rawGrads: tf.Tensor[], lr: number): void {
+    const [b1, b2] = this.o.betas;
+    const eps = this.o.eps ?? 1e-8;
+    this.t += 1;
+    const lrHat = lr * Math.sqrt(1 - b2 ** this.t); // Adam's second-moment bias correction
+    this.lrSqSum += lr * lr;
+    const c = this.lrSqSum > 0 ? (lr * lr) / this.lrSqSum : 0; // weight of this iterate in the average
+    tf.tidy(() => {
+      const grads = clipByGlobalNorm(rawGrads, this.o.gradClip);
+      this.vars.forEach((y, i) => {
+        const v = tf.add(tf.mul(this.v[i], b2), tf.mul(tf.square(grads[i]), 1 - b2));
+        this.v[i].assign(v);
+        let step = tf.div(grads[i], tf.add(tf.sqrt(v), eps));
+        if (this.o.weightDecay > 0) step = tf.add(step, tf.mul(y, this.o.weightDecay));
+        const z = tf.sub(this.z[i], tf.mul(step, lrHat));
+        const x = tf.add(tf.mul(this.x[i], 1 - c), tf.mul(z, c));
+        this.z[i].assign(z);
+        this.x[i].assign(x);
+        y.assign(tf.add(tf.mul(z, 1 - b1), tf.mul(x, b1)));
+      });
+    });
+  }
+  finish(): void {
+    this.vars.forEach((p, i) => p.assign(this.x[i]));
+    for (const t of [...this.z, ...this.x, ...this.v]) t.dispose();
+  }
+  exportState(): OptimizerState {
+    return { t: this.t, extra: this.lrSqSum, slots: exportSlots([...this.z, ...this.x, ...this.v]) };
+  }
+  importState(s: OptimizerState): void {
+    this.t = s.t;
+    this.lrSqSum = s.extra;
+    importSlots([...this.z, ...this.x, ...this.v], s.slots);
+  }
+}
+
+export function createOptimizer(vars: tf.Variable[], o: OptimizerOptions): Optimizer {
+  return o.kind === 'adamw' ? new AdamW(vars, o) : new ScheduleFreeAdamW(vars, o);
+}
+
+/** Linear warm-up over `warmupSteps` global steps, then constant. */
+export function learningRateAt(step: number, lr: number, warmupSteps: number): number {
+  return warmupSteps > 0 && step < warmupSteps ? (lr * (step + 1)) / warmupSteps : lr;
+}

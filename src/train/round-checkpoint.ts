@@ -1,0 +1,64 @@
+/**
+ * The state of a federated run after a finished round, so a killed run resumes at the next
+ * round: every adapter state of the strategy in one safetensors file, and the round number and
+ * log in a JSON file written after it (the JSON is the commit point).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readSafetensors, writeSafetensors, type TensorData } from '../model/safetensors.js';
+import { writeJsonAtomic } from '../util/atomic.js';
+import type { AdapterState, FactorName, LayerFactors } from '../adapters/state.js';
+
+export interface Snapshot {
+  global: AdapterState;
+  units: Map<string, AdapterState>;
+}
+
+export interface RoundCheckpoint<L> {
+  round: number;
+  fingerprint: string;
+  log: L[];
+  snapshot: Snapshot;
+}
+
+const TENSORS = 'checkpoint.safetensors';
+const META = 'checkpoint.json';
+
+function flatten(prefix: string, state: AdapterState, out: Map<string, TensorData>): void {
+  for (const [layer, f] of state)
+    for (const k of ['A', 'B', 'S'] as const) {
+      const v = f[k];
+      if (v) out.set(`${prefix}|${layer}|${k}`, { shape: [v.length], data: v });
+    }
+}
+
+export function saveRoundCheckpoint<L>(dir: string, c: RoundCheckpoint<L>): void {
+  const tensors = new Map<string, TensorData>();
+  flatten('global', c.snapshot.global, tensors);
+  for (const [unit, s] of c.snapshot.units) flatten(`unit:${unit}`, s, tensors);
+  writeSafetensors(join(dir, TENSORS), tensors);
+  writeJsonAtomic(join(dir, META), { round: c.round, fingerprint: c.fingerprint, log: c.log });
+}
+
+/** The checkpoint in `dir`, if one exists for the same run settings (`fingerprint`). */
+export function loadRoundCheckpoint<L>(dir: string, fingerprint: string): RoundCheckpoint<L> | undefined {
+  const metaFile = join(dir, META);
+  if (!existsSync(metaFile) || !existsSync(join(dir, TENSORS))) return undefined;
+  const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as { round: number; fingerprint: string; log: L[] };
+  if (meta.fingerprint !== fingerprint) return undefined;
+  const snapshot: Snapshot = { global: new Map(), units: new Map() };
+  for (const [key, t] of readSafetensors(join(dir, TENSORS))) {
+    const [prefix, layer, k] = key.split('|');
+    let state: AdapterState;
+    if (prefix === 'global') state = snapshot.global;
+    else {
+      const unit = prefix.slice('unit:'.length);
+      state = snapshot.units.get(unit) ?? new Map();
+      snapshot.units.set(unit, state);
+    }
+    const f = state.get(layer) ?? ({} as LayerFactors);
+    f[k as FactorName] = t.data;
+    state.set(layer, f);
+  }
+  return { round: meta.round, fingerprint: meta.fingerprint, log: meta.log, snapshot };
+}
