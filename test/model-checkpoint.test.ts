@@ -7,9 +7,9 @@ import { gpt2ConfigToJson, type GPT2Config } from '../src/model/config.js';
 import { loadGPT2, resolveModelDir, saveGPT2 } from '../src/model/checkpoint.js';
 import { GPT2 } from '../src/model/gpt2.js';
 import { initGPT2Arrays } from '../src/model/init.js';
-import { readSafetensors, writeSafetensors, type TensorData } from '../src/model/safetensors.js';
+import { readSafetensors, readSafetensorsFile, writeSafetensors, type TensorData } from '../src/model/safetensors.js';
 import { UsageError } from '../src/util/errors.js';
-import { REPO_ROOT } from './helpers/shared.js';
+import { REPO_ROOT, sharedPath, skipUnlessShared } from './helpers/shared.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'colora-ckpt-'));
 const TINY: GPT2Config = {
@@ -118,4 +118,16 @@ test('resolveModelDir: directories, builtin names and errors', () => {
   assert.throws(() => resolveModelDir(empty), usage(/config\.json: not found/));
   assert.throws(() => resolveModelDir(join(empty, 'nope')), usage(/not a directory/));
   assert.throws(() => resolveModelDir('builtin:no-such-model'), usage(new RegExp(`no built-in model of that name in ${join(REPO_ROOT, 'models')}`)));
+});
+
+test('checkpoint: re-saving the HF-written fixture gives the same keys, shapes and values', { skip: skipUnlessShared('fixtures/tiny-gpt2') }, () => {
+  const model = loadGPT2(sharedPath('fixtures/tiny-gpt2'));
+  const dir = tmp();
+  saveGPT2(model, dir);
+  const ours = readSafetensorsFile(join(dir, 'model.safetensors'));
+  const theirs = readSafetensorsFile(sharedPath('fixtures/tiny-gpt2/model.safetensors'));
+  assert.deepEqual(ours.metadata, theirs.metadata);
+  assert.deepEqual([...ours.tensors.keys()].sort(), [...theirs.tensors.keys()].sort());
+  for (const [name, t] of theirs.tensors) assert.deepEqual(ours.tensors.get(name), t, name);
+  model.dispose();
 });
