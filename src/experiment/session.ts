@@ -23,7 +23,7 @@ export async function openSession(modelDir: string, backend: BackendName): Promi
   const tokenizer = await loadTokenizer(modelDir);
   if (!tokenizer) throw new UsageError(`${modelDir}: no tokenizer.json; training and evaluation on text need the model's tokenizer`);
   const model = loadGPT2(modelDir);
-  const eosId = tokenizer.eosTokenId ?? model.config.eosTokenId;
+  const eosId = model.config.eosTokenId ?? tokenizer.eosTokenId;
   if (eosId === undefined) throw new UsageError(`${modelDir}: neither tokenizer_config.json nor config.json names an end-of-sequence token`);
   if (tokenizer.vocabSize > model.config.vocabSize)
     throw new UsageError(`${modelDir}: tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${model.config.vocabSize}`);
