@@ -8,7 +8,7 @@
  * tokenizer.json returns undefined before transformers.js is even imported.
  * `env.allowRemoteModels` is also switched off for anything else in the process.
  *
- * transformers.js is imported lazily (first load only; ~0.1 s and ~40 MB, since it also loads
+ * transformers.js is imported lazily (first load only; ~0.15 s and ~40 MB, since it also loads
  * onnxruntime-node and sharp). If that import fails (a platform without those native
  * binaries), the tokenizer engine transformers.js itself wraps, @huggingface/tokenizers, is used
  * directly: `PreTrainedTokenizer.encode/decode` only forward to it, so ids are the same.
