@@ -10,17 +10,40 @@
  * H heads, hd head size, D model width, V vocabulary.
  */
 import * as tf from '@tensorflow/tfjs';
+import * as K from './kernels/names.js';
+
+/** Whether the active backend has fused kernel `name` (registered by the fast engine only). */
+function fused(name: string): boolean {
+  const b = tf.getBackend();
+  return !!b && tf.getKernel(name, b) !== undefined;
+}
+
+function run(name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}): tf.Tensor[] {
+  const r = tf.engine().runKernel(name, inputs, attrs);
+  return Array.isArray(r) ? r : [r];
+}
 
 /** y = x W + b, GPT-2 Conv1D layout: x [N, in], W [in, out], b [out]. */
 export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
+  if (fused(K.LINEAR)) return run(K.LINEAR, b ? { x, w, b } : { x, w }, { transposeW: false })[0] as tf.Tensor2D;
+  return compositeLinear(x, w, b, false);
+}
+
+function compositeLinear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D | undefined, transposeW: boolean): tf.Tensor2D {
   return tf.tidy(() => {
-    const y = tf.matMul(x, w);
+    const y = tf.matMul(x, w, false, transposeW);
     return (b ? tf.add(y, b) : y) as tf.Tensor2D;
   });
 }
 
 /** LayerNorm over the last axis (biased variance, as PyTorch). */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor {
+  // The kernel's other outputs (row mean and 1/std) are saved for backprop by the engine.
+  if (fused(K.LAYER_NORM)) return tf.tidy(() => run(K.LAYER_NORM, { x, gamma, beta }, { eps })[0]);
+  return compositeLayerNorm(x, gamma, beta, eps);
+}
+
+function compositeLayerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor {
   return tf.tidy(() => {
     const axis = x.rank - 1;
     const mean = tf.mean(x, axis, true);
@@ -32,6 +55,20 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, e
 
 /** GELU, tanh approximation (GPT-2's "gelu_new"). */
 export function geluTanh(x: tf.Tensor): tf.Tensor {
+  if (fused(K.GELU_TANH)) return fusedGelu(x);
+  return compositeGeluTanh(x);
+}
+
+/** Forward returns [y, s = sigmoid(2u)]; s is saved so the backward needs no transcendental. */
+type CustomGradFunc = Parameters<typeof tf.customGrad>[0];
+
+const fusedGelu = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  const [y, s] = run(K.GELU_TANH, { x });
+  save([x, s]);
+  return { value: y, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => run(K.GELU_TANH_GRAD, { dy, x: saved[0], s: saved[1] })[0] };
+}) as CustomGradFunc) as (x: tf.Tensor) => tf.Tensor;
+
+function compositeGeluTanh(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const c = Math.sqrt(2 / Math.PI);
     const inner = tf.mul(c, tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
@@ -44,6 +81,31 @@ export function geluTanh(x: tf.Tensor): tf.Tensor {
  * absolute position S - T + t and sees keys 0 .. S - T + t. Returns [B, H, T, hd].
  */
 export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
+  if (fused(K.ATTENTION)) return fusedAttention(q, k, v);
+  return compositeCausalAttention(q, k, v);
+}
+
+/**
+ * The fused kernel returns [out, P]; P (the softmax probabilities) is saved for the backward. The
+ * key mask is no input of the differentiated function (it has no gradient) but is saved with it.
+ */
+function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, keyMask?: tf.Tensor2D): tf.Tensor4D {
+  const scale = 1 / Math.sqrt(q.shape[3]);
+  const f = tf.customGrad(((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [o, p] = run(K.ATTENTION, keyMask ? { q, k, v, mask: keyMask } : { q, k, v }, { scale });
+    save(keyMask ? [q, k, v, p, keyMask] : [q, k, v, p]);
+    return {
+      value: o,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sq, sk, sv, sp, sm] = saved;
+        return run(K.ATTENTION_GRAD, sm ? { dy, q: sq, k: sk, v: sv, p: sp, mask: sm } : { dy, q: sq, k: sk, v: sv, p: sp }, { scale });
+      },
+    };
+  }) as CustomGradFunc) as (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor;
+  return f(q, k, v) as tf.Tensor4D;
+}
+
+function compositeCausalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
     const [, , T, hd] = q.shape;
     const S = k.shape[2];
@@ -69,6 +131,11 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
  * logits [N, V] float32, targets [N] int32, weights [N] float32.
  */
 export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, weights: tf.Tensor1D): tf.Scalar {
+  if (fused(K.CROSS_ENTROPY)) return tf.tidy(() => run(K.CROSS_ENTROPY, { logits, targets, weights })[0] as tf.Scalar);
+  return compositeCrossEntropy(logits, targets, weights);
+}
+
+function compositeCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, weights: tf.Tensor1D): tf.Scalar {
   return tf.tidy(() => {
     const V = logits.shape[1];
     const logp = tf.logSoftmax(logits);
@@ -80,10 +147,8 @@ export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, weights:
 
 /** y = x Wᵀ + b for a weight stored [out, in] (the tied LM head: logits = h · wteᵀ). x [N, in]. */
 export function linearT(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
-  return tf.tidy(() => {
-    const y = tf.matMul(x, w, false, true);
-    return (b ? tf.add(y, b) : y) as tf.Tensor2D;
-  });
+  if (fused(K.LINEAR)) return run(K.LINEAR, b ? { x, w, b } : { x, w }, { transposeW: true })[0] as tf.Tensor2D;
+  return compositeLinear(x, w, b, true);
 }
 
 /**
@@ -92,6 +157,11 @@ export function linearT(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Ten
  * that sees no key at all (a padding position) gets a harmless average instead of NaN.
  */
 export function causalAttentionMasked(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, keyMask: tf.Tensor2D): tf.Tensor4D {
+  if (fused(K.ATTENTION)) return fusedAttention(q, k, v, keyMask);
+  return compositeCausalAttentionMasked(q, k, v, keyMask);
+}
+
+function compositeCausalAttentionMasked(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, keyMask: tf.Tensor2D): tf.Tensor4D {
   return tf.tidy(() => {
     const [B, , T, hd] = q.shape;
     const S = k.shape[2];
@@ -103,3 +173,17 @@ export function causalAttentionMasked(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tens
     return tf.matMul(tf.softmax(masked), v) as tf.Tensor4D;
   });
 }
+
+/**
+ * The plain tfjs compositions behind each fused op: the reference numerics (tests compare the
+ * fused kernels and their gradients against these on any backend).
+ */
+export const composite = {
+  linear: (x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D) => compositeLinear(x, w, b, false),
+  linearT: (x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D) => compositeLinear(x, w, b, true),
+  layerNorm: compositeLayerNorm,
+  geluTanh: compositeGeluTanh,
+  causalAttention: compositeCausalAttention,
+  causalAttentionMasked: compositeCausalAttentionMasked,
+  crossEntropy: compositeCrossEntropy,
+};

@@ -1,0 +1,126 @@
+/**
+ * Choosing the compute backend (`--backend`, config `backend:`).
+ *
+ *   cpu         the fast CPU engine ('colora-cpu': tfjs cpu + OpenBLAS sgemm + fused kernels)
+ *   tfjs-cpu    plain tfjs cpu kernels (the numerics reference; slow)
+ *   wasm        @tensorflow/tfjs-backend-wasm
+ *   webgpu      not supported yet
+ *   tensorflow  @tensorflow/tfjs-node(-gpu), when installed
+ *   auto        the first of AUTO_ORDER that initialises
+ *
+ * An explicit backend that cannot start is a UsageError (one line, exit 2); auto skips it. The
+ * choice is reported once per process on stderr, as is a missing OpenBLAS.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BackendName } from '../config/schema.js';
+import { UsageError } from '../util/errors.js';
+import { FAST_BACKEND, registerFastBackend } from './fast-backend.js';
+
+export interface BackendChoice {
+  /** colora's name for it (cpu, tfjs-cpu, wasm, ...). */
+  name: string;
+  /** A caveat worth showing the user (e.g. no OpenBLAS). */
+  note?: string;
+}
+
+/**
+ * What `auto` tries, fastest first. tensorflow and webgpu will go in front once they can be
+ * installed / run here; for now the fast engine is the fastest backend on a CPU.
+ */
+export const AUTO_ORDER: readonly Exclude<BackendName, 'auto'>[] = ['cpu', 'wasm', 'tfjs-cpu'];
+
+const KNOWN: readonly string[] = ['cpu', 'tfjs-cpu', 'wasm', 'webgpu', 'tensorflow'];
+
+const said = new Set<string>();
+function sayOnce(line: string): void {
+  if (said.has(line)) return;
+  said.add(line);
+  process.stderr.write(`colora: ${line}\n`);
+}
+
+/** tfjs warns through console.warn when a backend fails to initialise; we report it ourselves. */
+async function quietly<T>(f: () => Promise<T>): Promise<T> {
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    return await f();
+  } finally {
+    console.warn = warn;
+  }
+}
+
+async function setTfBackend(tfName: string): Promise<boolean> {
+  try {
+    return await quietly(() => tf.setBackend(tfName));
+  } catch {
+    return false;
+  }
+}
+
+/** Start one backend; throws UsageError with the reason when it cannot. */
+async function start(name: Exclude<BackendName, 'auto'>): Promise<BackendChoice> {
+  switch (name) {
+    case 'cpu': {
+      const blas = registerFastBackend();
+      if (!(await setTfBackend(FAST_BACKEND))) throw new UsageError('--backend cpu: the fast CPU engine failed to initialise');
+      if (blas.kind === 'js') {
+        const note = `OpenBLAS (optional dependency nblas) is not available (${blas.reason}); the cpu engine uses JavaScript matrix products, several times slower`;
+        sayOnce(note);
+        return { name, note };
+      }
+      return { name };
+    }
+    case 'tfjs-cpu': {
+      if (!(await setTfBackend('cpu'))) throw new UsageError('--backend tfjs-cpu: the tfjs cpu backend failed to initialise');
+      // Silence MathBackendCPU's one-time "install tfjs-node" banner: the choice here is deliberate.
+      (tf.findBackend('cpu') as unknown as { firstUse?: boolean }).firstUse = false;
+      return { name };
+    }
+    case 'wasm': {
+      try {
+        await import('@tensorflow/tfjs-backend-wasm');
+      } catch (e) {
+        throw new UsageError(`--backend wasm: @tensorflow/tfjs-backend-wasm cannot be loaded (${(e as Error).message.split('\n')[0]})`);
+      }
+      if (!(await setTfBackend('wasm'))) throw new UsageError('--backend wasm: the tfjs wasm backend failed to initialise');
+      return { name };
+    }
+    case 'webgpu':
+      throw new UsageError('--backend webgpu: not supported yet (Node.js has no WebGPU adapter here); use --backend cpu');
+    case 'tensorflow': {
+      let loaded = false;
+      for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+        try {
+          await import(pkg);
+          loaded = true;
+          break;
+        } catch {
+          // not installed: try the next one
+        }
+      }
+      if (!loaded) throw new UsageError('--backend tensorflow: needs @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu, which is not installed; use --backend cpu');
+      if (!(await setTfBackend('tensorflow'))) throw new UsageError('--backend tensorflow: the tfjs-node backend failed to initialise');
+      return { name };
+    }
+  }
+}
+
+/** Make `name` tfjs's active backend (auto: the first of AUTO_ORDER that starts). */
+export async function initBackend(name: BackendName): Promise<BackendChoice> {
+  if (name !== 'auto') {
+    if (!KNOWN.includes(name)) throw new UsageError(`--backend ${String(name)}: unknown backend (choose auto, ${KNOWN.join(', ')})`);
+    return start(name);
+  }
+  const skipped: string[] = [];
+  for (const candidate of AUTO_ORDER) {
+    try {
+      const choice = await start(candidate);
+      sayOnce(`backend ${candidate}${skipped.length ? ` (skipped: ${skipped.join('; ')})` : ''}`);
+      return choice;
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      skipped.push(e.message);
+    }
+  }
+  throw new UsageError(`no compute backend could start: ${skipped.join('; ')}`);
+}

@@ -1,0 +1,137 @@
+/**
+ * Single-precision matrix products for the fast CPU engine: OpenBLAS's sgemm through the optional
+ * `nblas` binding when it loads, else a plain JavaScript GEMM (correct everywhere, much slower).
+ *
+ * Row-major throughout: C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, where op(X) is X or
+ * Xᵀ; lda/ldb/ldc are the row strides of the arrays as stored. Offsets address sub-matrices of
+ * larger buffers (one head of a [B, H, T, hd] tensor, one batch of a batched product).
+ */
+import { createRequire } from 'node:module';
+
+export interface Gemm {
+  (
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    aOff: number,
+    lda: number,
+    b: Float32Array,
+    bOff: number,
+    ldb: number,
+    beta: number,
+    c: Float32Array,
+    cOff: number,
+    ldc: number,
+  ): void;
+}
+
+export interface Blas {
+  sgemm: Gemm;
+  /** 'openblas' when nblas loaded, 'js' for the fallback. */
+  kind: 'openblas' | 'js';
+  /** Why the native library is not in use (only for kind 'js'). */
+  reason?: string;
+}
+
+const NO_TRANS = 111;
+const TRANS = 112;
+
+type NativeSgemm = (
+  ta: number,
+  tb: number,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array,
+  lda: number,
+  b: Float32Array,
+  ldb: number,
+  beta: number,
+  c: Float32Array,
+  ldc: number,
+) => void;
+
+/** A view of `x` from `off`: nblas reads byteOffset, so a subarray addresses the sub-matrix. */
+function from(x: Float32Array, off: number): Float32Array {
+  return off === 0 ? x : x.subarray(off);
+}
+
+function nativeGemm(native: NativeSgemm): Gemm {
+  return (transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc) => {
+    if (m === 0 || n === 0) return;
+    if (k === 0) {
+      scaleC(m, n, beta, c, cOff, ldc);
+      return;
+    }
+    native(transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha, from(a, aOff), lda, from(b, bOff), ldb, beta, from(c, cOff), ldc);
+  };
+}
+
+function scaleC(m: number, n: number, beta: number, c: Float32Array, cOff: number, ldc: number): void {
+  for (let i = 0; i < m; i++) {
+    const row = cOff + i * ldc;
+    if (beta === 0) c.fill(0, row, row + n);
+    else for (let j = 0; j < n; j++) c[row + j] *= beta;
+  }
+}
+
+/**
+ * JavaScript GEMM: packs op(B) into a contiguous k×n panel, then runs the i-k-j loop (unit
+ * stride on B and C rows), accumulating in float64 per row.
+ */
+export const jsGemm: Gemm = (transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc) => {
+  if (m === 0 || n === 0) return;
+  scaleC(m, n, beta, c, cOff, ldc);
+  if (k === 0 || alpha === 0) return;
+  let bp: Float32Array;
+  if (!transB && ldb === n) bp = b.subarray(bOff, bOff + k * n);
+  else {
+    bp = new Float32Array(k * n);
+    for (let p = 0; p < k; p++) {
+      for (let j = 0; j < n; j++) bp[p * n + j] = transB ? b[bOff + j * ldb + p] : b[bOff + p * ldb + j];
+    }
+  }
+  const acc = new Float64Array(n);
+  for (let i = 0; i < m; i++) {
+    acc.fill(0);
+    for (let p = 0; p < k; p++) {
+      const aip = transA ? a[aOff + p * lda + i] : a[aOff + i * lda + p];
+      if (aip === 0) continue;
+      const bRow = p * n;
+      for (let j = 0; j < n; j++) acc[j] += aip * bp[bRow + j];
+    }
+    const cRow = cOff + i * ldc;
+    for (let j = 0; j < n; j++) c[cRow + j] += alpha * acc[j];
+  }
+};
+
+let cached: Blas | undefined;
+
+/** Load the BLAS once per process (nblas if it loads, else the JS fallback with the reason). */
+export function getBlas(): Blas {
+  if (cached) return cached;
+  try {
+    const nblas = createRequire(import.meta.url)('nblas') as { sgemm?: NativeSgemm };
+    if (typeof nblas.sgemm !== 'function') throw new Error('nblas has no sgemm');
+    const sgemm = nativeGemm(nblas.sgemm);
+    // Smoke test: a wrong binding must not silently corrupt results.
+    const c = new Float32Array(4);
+    sgemm(false, true, 2, 2, 2, 1, new Float32Array([1, 2, 3, 4]), 0, 2, new Float32Array([5, 6, 7, 8]), 0, 2, 0, c, 0, 2);
+    if (c[0] !== 17 || c[1] !== 23 || c[2] !== 39 || c[3] !== 53) throw new Error(`nblas sgemm self-test failed (${Array.from(c)})`);
+    cached = { sgemm, kind: 'openblas' };
+  } catch (e) {
+    const reason = (e as Error).message.split('\n')[0];
+    cached = { sgemm: jsGemm, kind: 'js', reason };
+  }
+  return cached;
+}
+
+/** For tests: force the JS fallback (or back to native detection with undefined). */
+export function setBlasForTesting(b: Blas | undefined): void {
+  cached = b;
+}

@@ -1,0 +1,50 @@
+/**
+ * Fused GELU, tanh approximation (GPT-2's gelu_new), forward and backward in one pass each.
+ *
+ *   y = x · s,  s = (1 + tanh(u)) / 2 = sigmoid(2u),  u = c (x + 0.044715 x³),  c = sqrt(2/π)
+ *   dy/dx = s + x · s (1 - s) · 2c (1 + 3 · 0.044715 x²)
+ *
+ * The forward also returns s, so the backward needs no transcendental at all; the sigmoid form
+ * keeps full relative accuracy in both tails (where 1 + tanh(u) would cancel).
+ */
+import { fexp } from './fast-math.js';
+import { f32, out, sizeOf, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
+
+const C = Math.sqrt(2 / Math.PI);
+const K = 0.044715;
+
+/** [y, s]. */
+export function geluKernel(args: KernelArgs): TensorInfo[] {
+  const backend = args.backend as CpuBackend;
+  const { x } = args.inputs as { x: TensorInfo };
+  const xv = f32(backend, x);
+  const n = sizeOf(x.shape);
+  const y = new Float32Array(n);
+  const s = new Float32Array(n);
+  const m2c = -2 * C;
+  for (let i = 0; i < n; i++) {
+    const v = xv[i];
+    const sg = 1 / (1 + fexp(m2c * (v + K * v * v * v)));
+    s[i] = sg;
+    y[i] = v * sg;
+  }
+  return [out(backend, x.shape.slice(), y), out(backend, x.shape.slice(), s)];
+}
+
+export function geluGradKernel(args: KernelArgs): TensorInfo {
+  const backend = args.backend as CpuBackend;
+  const { dy, x, s } = args.inputs as { dy: TensorInfo; x: TensorInfo; s: TensorInfo };
+  const dyv = f32(backend, dy);
+  const xv = f32(backend, x);
+  const sv = f32(backend, s);
+  const n = sizeOf(x.shape);
+  const dx = new Float32Array(n);
+  const c2 = 2 * C;
+  const k3 = 3 * K;
+  for (let i = 0; i < n; i++) {
+    const v = xv[i];
+    const sg = sv[i];
+    dx[i] = dyv[i] * (sg + v * sg * (1 - sg) * c2 * (1 + k3 * v * v));
+  }
+  return out(backend, x.shape.slice(), dx);
+}

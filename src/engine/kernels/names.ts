@@ -1,0 +1,14 @@
+/**
+ * Names of the fast engine's own kernels (the fused operations behind src/engine/ops.ts). They are
+ * registered only for the fast backend; ops.ts checks for them and otherwise composes tfjs ops.
+ */
+export const LINEAR = 'ColoraLinear';
+export const LAYER_NORM = 'ColoraLayerNorm';
+export const LAYER_NORM_GRAD = 'ColoraLayerNormGrad';
+export const LAYER_NORM_PARAM_GRAD = 'ColoraLayerNormParamGrad';
+export const GELU_TANH = 'ColoraGeluTanh';
+export const GELU_TANH_GRAD = 'ColoraGeluTanhGrad';
+export const ATTENTION = 'ColoraCausalAttention';
+export const ATTENTION_GRAD = 'ColoraCausalAttentionGrad';
+export const CROSS_ENTROPY = 'ColoraCrossEntropy';
+export const CROSS_ENTROPY_GRAD = 'ColoraCrossEntropyGrad';
