@@ -1,5 +1,73 @@
-import { NotImplementedError } from '../util/errors.js';
+/**
+ * `colora eval --run DIR [--max-instances N]`: evaluate the saved adapters of a finished run (or of
+ * every finished cell of a sweep) again, with the run's resolved config, and rewrite its
+ * predictions, results.csv and summary.md.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BackendName, MethodName } from '../config/schema.js';
+import { YamlSource } from '../config/yaml-source.js';
+import { parseExperimentConfig } from '../config/load.js';
+import { resolveModelDir } from '../model/checkpoint.js';
+import { openTaskSource } from '../data/task-source.js';
+import { loadAdapter } from '../adapters/peft-io.js';
+import type { AdapterState } from '../adapters/state.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { UsageError } from '../util/errors.js';
+import { summaryMarkdown } from '../report/tables.js';
+import { openSession } from './session.js';
+import { prepareClients } from './prepare-data.js';
+import { evaluateClients, type ClientPrediction, type EvalAdapters, type ResultRow } from './run-method.js';
+import { methodDir } from './run-experiment.js';
+import { cellDir, sweepAxes } from './sweep.js';
+import { writePredictions, writeResultsCsv } from './results-files.js';
 
-export async function evalCommand(_opts: Record<string, unknown>): Promise<void> {
-  throw new NotImplementedError('eval');
+export async function evalCommand(o: { run: string; maxInstances?: number; backend?: BackendName; quiet?: boolean }): Promise<void> {
+  const cfgFile = join(o.run, 'config.resolved.yaml');
+  if (!existsSync(cfgFile)) throw new UsageError(`${o.run}: not a run directory (no config.resolved.yaml)`);
+  const config = parseExperimentConfig(YamlSource.read(cfgFile), { backend: o.backend });
+  if (o.maxInstances !== undefined) config.eval.max_instances = o.maxInstances;
+  const s = await openSession(resolveModelDir(config.model), config.backend);
+  const tasks = openTaskSource(config.data.tasks_dir);
+  const isSweep = existsSync(join(o.run, 'cells'));
+  const { groupings, seeds } = sweepAxes(config);
+  const rows: ResultRow[] = [];
+  const preds: ClientPrediction[] = [];
+  let evaluated = 0;
+  for (const grouping of groupings)
+    for (const seed of seeds) {
+      const clients = prepareClients(grouping.clients, config.data, tasks, { tokenizer: s.tokenizer, eosId: s.eosId, nPositions: s.model.config.nPositions }, seed);
+      for (const method of config.methods) {
+        const dir = isSweep ? cellDir(o.run, { grouping: grouping.name, seed, method }) : methodDir(o.run, method);
+        const adapters = method === 'base' ? undefined : readAdapters(dir, clients.map((c) => c.name), method);
+        if (adapters === null) continue; // not trained (yet)
+        const r = await evaluateClients(
+          { model: s.model, tokenizer: s.tokenizer, eosId: s.eosId, padId: s.padId, modelName: config.model, config, seed, grouping: grouping.name, method, clients, dir, quiet: o.quiet },
+          adapters,
+        );
+        rows.push(...r.rows);
+        preds.push(...r.predictions);
+        evaluated++;
+      }
+    }
+  if (evaluated === 0) throw new UsageError(`${o.run}: no trained adapters found to evaluate`);
+  writeResultsCsv(join(o.run, 'results.csv'), rows);
+  writePredictions(join(o.run, 'predictions.jsonl'), preds);
+  writeFileAtomic(join(o.run, 'summary.md'), summaryMarkdown(config.name, rows, [`Re-evaluated by \`colora eval\` on backend \`${s.backend}\`${o.maxInstances ? ` (first ${o.maxInstances} test instances per task)` : ''}.`]));
+  if (!o.quiet) process.stderr.write(`colora: evaluated ${evaluated} method runs in ${o.run}\n`);
+}
+
+/** Every client's saved adapter of a method, or null when the method has not finished training. */
+function readAdapters(dir: string, clients: string[], method: MethodName): EvalAdapters | undefined | null {
+  const states = new Map<string, AdapterState>();
+  let config;
+  for (const c of clients) {
+    const d = join(dir, 'adapters', c);
+    if (!existsSync(join(d, 'adapter_config.json'))) return null;
+    const a = loadAdapter(d);
+    config = a.config;
+    states.set(c, a.state);
+  }
+  if (!config) throw new UsageError(`${dir}: ${method} has no clients`);
+  return { config, stateFor: (c) => states.get(c)! };
 }

@@ -1,0 +1,147 @@
+/**
+ * `colora sweep`: every (grouping × seed × method) cell of a sweep config, one process, the base
+ * model and tokenizer loaded once. Each finished cell is written atomically to
+ * cells/<grouping>/seed-<seed>/<method>/cell.json (its rows and round log; the commit point) next
+ * to its adapters and predictions; results.csv and log.jsonl are rebuilt from the finished cells
+ * in a fixed order after every cell, so a sweep killed at any moment loses at most the cell in
+ * flight, and `--resume` gives byte-identical files. (The cell in flight itself resumes at its
+ * last finished round.)
+ */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LoadedConfig } from '../config/load.js';
+import type { ExperimentConfig, Grouping, MethodName } from '../config/schema.js';
+import { writeResolvedConfig } from '../config/resolved.js';
+import { openTaskSource } from '../data/task-source.js';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { RunError, UsageError } from '../util/errors.js';
+import { Progress } from '../util/progress.js';
+import { summaryMarkdown } from '../report/tables.js';
+import { openSession, type ModelSession } from './session.js';
+import { prepareClients, type PreparedClient } from './prepare-data.js';
+import { runMethod, type ResultRow, type RoundLog } from './run-method.js';
+import { jsonl, writeLog, writeResultsCsv } from './results-files.js';
+import { checkExpectations, type RuleOutcome } from './expect.js';
+
+export interface Cell {
+  grouping: Grouping;
+  seed: number;
+  method: MethodName;
+}
+
+export interface CellRecord {
+  grouping: string;
+  seed: number;
+  method: MethodName;
+  rows: ResultRow[];
+  log: RoundLog[];
+  seconds: number;
+}
+
+export interface SweepOptions {
+  out: string;
+  resume?: boolean;
+  quiet?: boolean;
+  /** Called after each finished cell (tests use it to interrupt a sweep). */
+  afterCell?: (cell: Cell) => void;
+}
+
+export interface SweepOutcome {
+  rows: ResultRow[];
+  log: RoundLog[];
+  expectations: RuleOutcome[];
+  nanStopped: boolean;
+}
+
+/** The sweep's groupings and seeds; a plain config is one grouping `default` with its own seed. */
+export function sweepAxes(config: ExperimentConfig): { groupings: Grouping[]; seeds: number[] } {
+  if (config.sweep) return { groupings: config.sweep.groupings, seeds: config.sweep.seeds };
+  return { groupings: [{ name: 'default', clients: config.clients! }], seeds: [config.seed] };
+}
+
+export function sweepCells(config: ExperimentConfig): Cell[] {
+  const { groupings, seeds } = sweepAxes(config);
+  return groupings.flatMap((grouping) => seeds.flatMap((seed) => config.methods.map((method) => ({ grouping, seed, method }))));
+}
+
+export function cellDir(out: string, c: { grouping: string | Grouping; seed: number; method: string }): string {
+  const g = typeof c.grouping === 'string' ? c.grouping : c.grouping.name;
+  return join(out, 'cells', g, `seed-${c.seed}`, c.method);
+}
+
+function readCell(out: string, c: Cell): CellRecord | undefined {
+  const f = join(cellDir(out, c), 'cell.json');
+  return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as CellRecord) : undefined;
+}
+
+/** Rebuild the sweep-level files from every finished cell, in cell order. */
+function writeSweepFiles(out: string, config: ExperimentConfig, cells: readonly Cell[], backend: string): { rows: ResultRow[]; log: RoundLog[] } {
+  const done = cells.map((c) => readCell(out, c)).filter((r): r is CellRecord => r !== undefined);
+  const rows = done.flatMap((d) => d.rows);
+  const log = done.flatMap((d) => d.log);
+  writeResultsCsv(join(out, 'results.csv'), rows);
+  writeLog(join(out, 'log.jsonl'), log);
+  const note = `Sweep \`${config.name}\`: ${done.length} of ${cells.length} cells finished, model \`${config.model}\`, tasks from \`${config.data.tasks_dir}\`, backend \`${backend}\`.`;
+  writeFileAtomic(join(out, 'summary.md'), summaryMarkdown(config.name, rows, [note]));
+  return { rows, log };
+}
+
+export async function runSweep(loaded: LoadedConfig, o: SweepOptions, session?: ModelSession): Promise<SweepOutcome> {
+  const { config } = loaded;
+  const cells = sweepCells(config);
+  const cellsRoot = join(o.out, 'cells');
+  if (!o.resume && existsSync(cellsRoot) && readdirSync(cellsRoot).length > 0)
+    throw new UsageError(`${o.out} already holds a sweep; pass --resume to finish it, or choose another --out`);
+  writeResolvedConfig(o.out, config);
+  const s = session ?? (await openSession(loaded.modelDir, config.backend));
+  const tasks = openTaskSource(config.data.tasks_dir);
+
+  const todo = cells.filter((c) => !readCell(o.out, c));
+  const progress = new Progress('sweep', cells.length, { quiet: o.quiet });
+  if (todo.length < cells.length) progress.tick(`${cells.length - todo.length} cells already finished`, cells.length - todo.length);
+  let prepared: { key: string; clients: PreparedClient[] } | undefined;
+  let nanStopped = false;
+  for (const cell of todo) {
+    const key = `${cell.grouping.name}/${cell.seed}`;
+    if (prepared?.key !== key)
+      prepared = { key, clients: prepareClients(cell.grouping.clients, config.data, tasks, { tokenizer: s.tokenizer, eosId: s.eosId, nPositions: s.model.config.nPositions }, cell.seed) };
+    const dir = cellDir(o.out, cell);
+    const t0 = Date.now();
+    let outcome;
+    try {
+      outcome = await runMethod({
+        model: s.model,
+        tokenizer: s.tokenizer,
+        eosId: s.eosId,
+        padId: s.padId,
+        modelName: config.model,
+        config,
+        seed: cell.seed,
+        grouping: cell.grouping.name,
+        method: cell.method,
+        clients: prepared.clients,
+        dir,
+        quiet: true,
+      });
+    } catch (e) {
+      if (e instanceof RunError && /non-finite loss/.test(e.message) && config.expect.some((r) => r.no_nan_loss)) {
+        progress.log(`colora: ${e.message}`);
+        nanStopped = true;
+        break;
+      }
+      throw e;
+    }
+    writeFileAtomic(join(dir, 'predictions.jsonl'), jsonl(outcome.predictions));
+    const seconds = (Date.now() - t0) / 1000;
+    const record: CellRecord = { grouping: cell.grouping.name, seed: cell.seed, method: cell.method, rows: outcome.rows, log: outcome.log, seconds };
+    writeJsonAtomic(join(dir, 'cell.json'), record);
+    writeSweepFiles(o.out, config, cells, s.backend);
+    const rl = outcome.rows.reduce((a, r) => a + r.rougeL, 0) / Math.max(1, outcome.rows.length);
+    progress.tick(`${key}/${cell.method}: Rouge-L ${rl.toFixed(1)} (${seconds.toFixed(0)} s)`);
+    o.afterCell?.(cell);
+  }
+  progress.stop();
+  const { rows, log } = writeSweepFiles(o.out, config, cells, s.backend);
+  const expectations = checkExpectations(config.expect, rows, log, nanStopped);
+  return { rows, log, expectations, nanStopped };
+}
