@@ -29,8 +29,8 @@ const BASE_CONFIG: Config = {
   padding: 8,
   view: { continuousWidth: 360, continuousHeight: 240 },
   axis: { labelFontSize: 11, titleFontSize: 12, grid: true },
-  legend: { labelFontSize: 11, titleFontSize: 12 },
-  title: { fontSize: 14, anchor: 'start' },
+  legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 0 },
+  title: { fontSize: 14, subtitleFontSize: 11, anchor: 'start' },
 };
 
 /** A chart must carry a title; axis titles and legends are the spec's job (the helpers set them). */
@@ -106,9 +106,9 @@ export interface AxisField {
   field: string;
   /** Axis title, with the unit in parentheses where there is one. */
   title: string;
-  /** Log scale (y only in practice; values must be > 0). */
+  /** Log scale (values must be > 0); labels in 1e-3 notation. */
   log?: boolean;
-  /** 'quantitative' (default), 'ordinal' or 'nominal'. */
+  /** 'quantitative' (default), 'ordinal' or 'nominal'; discrete values keep their data order. */
   type?: 'quantitative' | 'ordinal' | 'nominal';
 }
 
@@ -118,94 +118,106 @@ export interface LegendField {
   type?: 'nominal' | 'ordinal';
 }
 
+export interface ChartText {
+  title: string;
+  /** A second, smaller title line: the setup the figure was made under. */
+  subtitle?: string;
+}
+
 type Row = Record<string, string | number | null>;
 
-function enc(a: AxisField): Record<string, unknown> {
+/** Distinct values of `field` in order of first appearance: the order discrete scales keep. */
+function dataOrder(data: Row[], field: string): (string | number | null)[] {
+  return [...new Set(data.map((r) => r[field]))];
+}
+
+function enc(a: AxisField, data: Row[]): Record<string, unknown> {
+  const discrete = a.type === 'ordinal' || a.type === 'nominal';
   return {
     field: a.field,
     type: a.type ?? 'quantitative',
     title: a.title,
     ...(a.log ? { scale: { type: 'log' }, axis: { format: '.0e' } } : {}),
-    ...(a.type === 'ordinal' || a.type === 'nominal' ? { sort: null } : {}),
+    ...(discrete ? { sort: dataOrder(data, a.field) } : {}),
   };
 }
 
-function legend(c: LegendField): Record<string, unknown> {
-  return { field: c.field, type: c.type ?? 'nominal', title: c.title, sort: null };
+function legend(c: LegendField, data: Row[]): Record<string, unknown> {
+  return { field: c.field, type: c.type ?? 'nominal', title: c.title, sort: dataOrder(data, c.field) };
+}
+
+function titleOf(t: ChartText): ChartSpec['title'] {
+  return t.subtitle ? { text: t.title, subtitle: t.subtitle } : t.title;
 }
 
 /** Lines (one per `color` value, optionally one panel per `column` value). */
-export function lineChart(o: {
-  title: string;
-  data: Row[];
-  x: AxisField;
-  y: AxisField;
-  color: LegendField;
-  /** A second grouping inside one colour, e.g. the seed: drawn as separate thin lines. */
-  detail?: string;
-  column?: LegendField;
-  width?: number;
-  height?: number;
-}): ChartSpec {
+export function lineChart(
+  o: ChartText & {
+    data: Row[];
+    x: AxisField;
+    y: AxisField;
+    color: LegendField;
+    /** A second grouping inside one colour, e.g. the seed: drawn as separate thin lines. */
+    detail?: string;
+    column?: LegendField;
+    width?: number;
+    height?: number;
+  },
+): ChartSpec {
   const unit = {
-    mark: { type: 'line', point: o.data.length <= 200, strokeWidth: o.detail ? 1 : 2, opacity: o.detail ? 0.7 : 1 },
+    mark: { type: 'line', point: o.data.length <= 200, strokeWidth: o.detail ? 1.2 : 2, opacity: o.detail ? 0.8 : 1 },
     encoding: {
-      x: enc(o.x),
-      y: enc(o.y),
-      color: legend(o.color),
+      x: enc(o.x, o.data),
+      y: enc(o.y, o.data),
+      color: legend(o.color, o.data),
       ...(o.detail ? { detail: { field: o.detail, type: 'nominal' } } : {}),
     },
-    width: o.width ?? 320,
+    width: o.width ?? (o.column ? 220 : 320),
     height: o.height ?? 220,
   };
-  if (o.column) {
-    return {
-      title: o.title,
-      data: { values: o.data },
-      facet: { column: { ...legend(o.column), header: { labelFontSize: 12, titleFontSize: 12 } } },
-      spec: unit,
-      resolve: { scale: { y: 'shared' } },
-    } as unknown as ChartSpec;
-  }
-  return { title: o.title, data: { values: o.data }, ...unit } as unknown as ChartSpec;
+  return facetOr(o, unit, o.column);
 }
 
 /**
  * Points joined by lines, with vertical error bars from `yLo` to `yHi` (the caller chooses what
- * the bars mean, e.g. ± one std or min–max over seeds, and says so in `y.title` or the title).
+ * the bars mean, e.g. ± one std or min–max over seeds, and says so in the title or subtitle);
+ * optionally one panel per `column` value.
  */
-export function errorBarChart(o: {
-  title: string;
-  data: Row[];
-  x: AxisField;
-  y: AxisField;
-  yLo: string;
-  yHi: string;
-  color: LegendField;
-  width?: number;
-  height?: number;
-}): ChartSpec {
-  const x = enc(o.x);
-  const color = legend(o.color);
-  return {
-    title: o.title,
-    data: { values: o.data },
-    width: o.width ?? 360,
+export function errorBarChart(
+  o: ChartText & {
+    data: Row[];
+    x: AxisField;
+    y: AxisField;
+    yLo: string;
+    yHi: string;
+    color: LegendField;
+    column?: LegendField;
+    width?: number;
+    height?: number;
+  },
+): ChartSpec {
+  const x = enc(o.x, o.data);
+  const y = enc(o.y, o.data);
+  const color = legend(o.color, o.data);
+  const unit = {
+    width: o.width ?? (o.column ? 220 : 360),
     height: o.height ?? 240,
     layer: [
-      {
-        mark: { type: 'line', point: { size: 50 }, strokeWidth: 2 },
-        encoding: { x, y: enc(o.y), color },
-      },
-      {
-        mark: { type: 'rule', strokeWidth: 1.5 },
-        encoding: {
-          x,
-          y: { field: o.yLo, type: 'quantitative', ...(o.y.log ? { scale: { type: 'log' } } : {}) },
-          y2: { field: o.yHi },
-          color,
-        },
-      },
+      { mark: { type: 'line', point: { size: 50 }, strokeWidth: 2 }, encoding: { x, y, color } },
+      { mark: { type: 'rule', strokeWidth: 1.5 }, encoding: { x, y: { ...y, field: o.yLo }, y2: { field: o.yHi }, color } },
     ],
+  };
+  return facetOr(o, unit, o.column);
+}
+
+function facetOr(o: ChartText & { data: Row[] }, unit: Record<string, unknown>, column: LegendField | undefined): ChartSpec {
+  const title = titleOf(o);
+  if (!column) return { title, data: { values: o.data }, ...unit } as unknown as ChartSpec;
+  return {
+    title,
+    data: { values: o.data },
+    facet: { column: { ...legend(column, o.data), header: { labelFontSize: 12, titleFontSize: 12 } } },
+    spec: unit,
+    resolve: { scale: { y: 'shared' } },
   } as unknown as ChartSpec;
 }
