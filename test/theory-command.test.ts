@@ -63,7 +63,7 @@ test('colora theory writes theory.csv, config.resolved.yaml, summary.md and plot
     assert.ok(rows.every((r) => Number(r[5]) >= 0 && Number(r[5]) <= 5 && Number.isFinite(Number(r[7]))));
 
     const resolved = parseYaml(readFileSync(join(out, 'config.resolved.yaml'), 'utf8'));
-    assert.equal(resolved.noise_std, 0.01);
+    assert.equal(resolved.noise_std, 0.001);
     assert.deepEqual(resolved.methods, ['coaltmin', 'local', 'shared']);
 
     const summary = readFileSync(join(out, 'summary.md'), 'utf8');

@@ -138,7 +138,7 @@ function enc(a: AxisField, data: Row[]): Record<string, unknown> {
     type: a.type ?? 'quantitative',
     title: a.title,
     ...(a.log ? { scale: { type: 'log' }, axis: { format: '.0e' } } : {}),
-    ...(discrete ? { sort: dataOrder(data, a.field) } : {}),
+    ...(discrete ? { sort: dataOrder(data, a.field), axis: { labelAngle: 0 } } : {}),
   };
 }
 

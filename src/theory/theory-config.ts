@@ -31,20 +31,20 @@ export const theoryConfigSchema = z
     /** Ratio of the largest to the smallest singular value of every S*_i. */
     condition_number: z.number().min(1).default(2),
     /** σ of the additive Gaussian noise; ||Θ*_i||_F = 1, so the noise-to-signal ratio is σ². */
-    noise_std: z.number().min(0).default(0.01),
+    noise_std: z.number().min(0).default(0.001),
     sweep: z
       .strictObject({
-        xi: distinct(z.number().min(0).max(1)).default([0, 0.25, 0.5, 0.75, 1]),
+        xi: distinct(z.number().min(0).max(1)).default([0, 0.5, 0.9, 0.99, 1]),
         k: distinct(posInt).default([4, 16]),
-        n_per_task: distinct(posInt).default([40, 100, 250]),
+        n_per_task: distinct(posInt).default([20, 60, 200]),
         seeds: distinct(z.number().int().min(0)).default([0, 1, 2]),
       })
       .prefault({}),
     methods: distinct(z.enum(THEORY_METHODS)).default([...THEORY_METHODS]),
     /** Alternating-minimisation iterations after the spectral initialisation. */
-    iterations: posInt.default(40),
+    iterations: posInt.default(30),
     /** Stop early once every fitted Θ̂_i moves by less than this (relative Frobenius norm). */
-    tol: z.number().min(0).default(1e-10),
+    tol: z.number().min(0).default(1e-6),
   })
   .superRefine((c, ctx) => {
     const { d_out, d_in, rank } = c.dims;

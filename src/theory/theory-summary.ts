@@ -32,7 +32,7 @@ export function theorySummary(cfg: TheoryConfig, stats: FinalStats[], wallSecond
     `# ${cfg.name}: CoAltMin vs local vs shared on heterogeneous low-rank regression`,
     '',
     `Θ*ᵢ is ${d_out} × ${d_in} of rank ${rank}, condition number of S*ᵢ ${cfg.condition_number}, noise σ = ${cfg.noise_std} ` +
-      `(‖Θ*ᵢ‖_F = 1), Gaussian sensing; up to ${cfg.iterations} iterations (stop when Θ̂ moves < ${cfg.tol}); ` +
+      `(‖Θ*ᵢ‖_F = 1), Gaussian sensing; up to ${cfg.iterations} iterations (stop when Θ̂ moves < ${cfg.tol.toExponential(0)} relative); ` +
       `${seeds} seed${seeds === 1 ? '' : 's'}; wall time ${wallSeconds.toFixed(1)} s. Model and definitions: docs/theory.md.`,
     '',
     '## Final parameter error ‖Θ̂ᵢ − Θ*ᵢ‖_F / ‖Θ*ᵢ‖_F (mean over tasks; mean ± std over seeds)',
