@@ -70,6 +70,8 @@ export interface MethodOutcome {
   log: RoundLog[];
   rows: ResultRow[];
   predictions: ClientPrediction[];
+  /** Each client's final adapter (absent for `base`), e.g. for subspace similarity. */
+  adapters?: { config: AdapterConfig; states: Map<string, AdapterState> };
 }
 
 /** Units sampled in a round: the same draw for every method of a run, so methods see the same clients. */
@@ -212,6 +214,7 @@ export async function runMethod(ctx: MethodRunContext): Promise<MethodOutcome> {
     for (const c of ctx.clients) saveAdapter(join(ctx.dir, 'adapters', c.name), adapterCfg, strategy.adapterFor(c.name), ctx.modelName);
     adapters = { config: adapterCfg, stateFor: (client) => strategy.adapterFor(client) };
   }
-  if (ctx.evaluate === false) return { log, rows: [], predictions: [] };
-  return { log, ...(await evaluateClients(ctx, adapters)) };
+  const final = adapters && { config: adapters.config, states: new Map(ctx.clients.map((c) => [c.name, adapters!.stateFor(c.name)])) };
+  if (ctx.evaluate === false) return { log, rows: [], predictions: [], adapters: final };
+  return { log, ...(await evaluateClients(ctx, adapters)), adapters: final };
 }
