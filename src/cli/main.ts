@@ -32,8 +32,7 @@ export function buildProgram(): Command {
         'local-only LoRA and FedAvg-LoRA on Super-NaturalInstructions tasks.',
     )
     .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ outputError: (str, write) => write(str) });
+    .configureOutput({ outputError: (str, write) => write(`colora: ${str.replace(/^error: /, '').trimEnd()} (see --help)\n`) });
 
   program
     .command('train')

@@ -6,6 +6,10 @@ import { UsageError } from '../util/errors.js';
 import { loadGPT2, resolveModelDir } from './checkpoint.js';
 import { generate } from './generate.js';
 import { loadTokenizer } from '../tokenizer/load.js';
+import { loadGPT2Config } from './config.js';
+import { initBackend } from '../engine/backend.js';
+import { applyAdapterDir } from '../adapters/peft-io.js';
+import type { BackendName } from '../config/schema.js';
 
 export interface GenerateCommandOptions {
   model: string;
@@ -16,23 +20,6 @@ export interface GenerateCommandOptions {
   ignoreEos?: boolean;
   json?: boolean;
   backend?: string;
-}
-
-/**
- * The compute backend, through src/engine/backend.ts's initBackend (the engine engineer's; the
- * specifier is a variable so this file compiles before that module lands). Without it, tfjs's
- * default backend runs.
- */
-async function initBackend(name: string): Promise<void> {
-  const spec = '../engine/backend.js';
-  let mod: { initBackend(name: string): Promise<unknown> };
-  try {
-    mod = await import(spec);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes('engine/backend')) return;
-    throw err;
-  }
-  await mod.initBackend(name);
 }
 
 export function parseInputIds(text: string, vocabSize: number): number[] {
@@ -55,12 +42,14 @@ export async function generateCommand(
     throw new UsageError('generate: give exactly one of --prompt TEXT or --input-ids 1,2,3');
   }
   const modelDir = resolveModelDir(opts.model);
-  await initBackend(opts.backend ?? 'auto');
+  // Validate what can be validated before the backend starts (it reports its choice on stderr).
+  const early = opts.inputIds !== undefined ? parseInputIds(opts.inputIds, loadGPT2Config(modelDir).vocabSize) : undefined;
+  await initBackend((opts.backend ?? 'auto') as BackendName);
   const model = loadGPT2(modelDir);
   try {
     const tokenizer = await loadTokenizer(modelDir);
     let inputIds: number[];
-    if (opts.inputIds !== undefined) inputIds = parseInputIds(opts.inputIds, model.config.vocabSize);
+    if (early) inputIds = early;
     else {
       if (!tokenizer) throw new UsageError(`--prompt: ${modelDir} has no tokenizer; pass token ids with --input-ids instead`);
       inputIds = tokenizer.encode(opts.prompt!);
@@ -70,17 +59,7 @@ export async function generateCommand(
       throw new UsageError(`generate: the prompt has ${inputIds.length} tokens; the model's n_positions (${model.config.nPositions}) leaves no room to generate`);
     }
 
-    if (opts.adapter !== undefined) {
-      // --adapter: src/adapters puts LinearDelta hooks on the model's linear layers.
-      let adapters: typeof import('../adapters/peft-io.js');
-      try {
-        adapters = await import('../adapters/peft-io.js');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw new UsageError('--adapter needs src/adapters (not built yet)');
-        throw err;
-      }
-      adapters.applyAdapterDir(model, opts.adapter);
-    }
+    if (opts.adapter !== undefined) applyAdapterDir(model, opts.adapter);
 
     const eosId = model.config.eosTokenId ?? tokenizer?.eosTokenId;
     const { outputIds, logprobs } = await generate(model, [inputIds], {
