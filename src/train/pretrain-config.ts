@@ -17,6 +17,8 @@ export const PretrainSchema = z.strictObject({
       positive_examples: z.array(z.int().min(0).max(10)).min(1).default([0]),
       max_source_tokens: posInt.default(256),
       max_target_tokens: posInt.default(64),
+      /** Examples are concatenated into one token stream and cut into blocks of this many tokens. */
+      block_size: posInt.default(256),
     })
     .prefault({}),
   tokenizer: z

@@ -4,6 +4,8 @@
  *     held-out tasks that fine-tuning experiments use.
  *  2. Train a byte-level BPE tokenizer on them; save tokenizer.json.
  *  3. Train a small GPT-2 (all weights, AdamW, warm-up + cosine) with the LM loss on every token.
+ *     Examples (prompt + output + EOS) are packed into one shuffled token stream cut into
+ *     fixed-length blocks, as GPT-2 was trained: no compute is spent on padding.
  *     A checkpoint every `checkpoint_every` steps; a rerun resumes from it.
  *  4. Save config.json + model.safetensors, measure zero-shot Rouge-L on the held-out eval tasks,
  *     and write MODEL_CARD.md.
@@ -68,6 +70,24 @@ function renderExamples(cfg: PretrainConfig): TextExample[] {
 
 function fingerprint(cfg: PretrainConfig): string {
   return createHash('sha256').update(JSON.stringify({ data: cfg.data, tokenizer: cfg.tokenizer, model: cfg.model, train: cfg.train, seed: cfg.seed })).digest('hex').slice(0, 16);
+}
+
+/** Every example's ids in one seeded order, concatenated and cut into `block_size + 1`-token blocks. */
+function packBlocks(texts: TextExample[], tok: Tokenizer, cfg: PretrainConfig, maxSource: number, eosId: number): Example[] {
+  const order = Rng.derive(cfg.seed, 'pretrain-pack').shuffle(texts.map((_, i) => i));
+  const L = cfg.data.block_size + 1;
+  const blocks: Example[] = [];
+  let cur: number[] = [];
+  for (const i of order) {
+    const t = texts[i];
+    cur.push(...encodePrompt(tok, t.prompt, maxSource), ...encodeTarget(tok, t.target, cfg.data.max_target_tokens, eosId));
+    while (cur.length >= L) {
+      blocks.push({ promptIds: cur.slice(0, L), targetIds: [] });
+      cur = cur.slice(L);
+    }
+  }
+  if (blocks.length === 0) throw new Error('pretrain: not enough data for one block');
+  return blocks;
 }
 
 async function tokenizerFor(cfg: PretrainConfig, out: string, texts: TextExample[]): Promise<Tokenizer> {
@@ -140,7 +160,7 @@ export async function pretrain(cfg: PretrainConfig, out: string, opts: { quiet?:
   const tok = await tokenizerFor(cfg, out, texts);
   const eosId = tok.eosTokenId!;
   const maxSource = Math.min(cfg.data.max_source_tokens, cfg.model.n_positions - cfg.data.max_target_tokens - 1);
-  const examples: Example[] = texts.map((t) => ({ promptIds: encodePrompt(tok, t.prompt, maxSource), targetIds: encodeTarget(tok, t.target, cfg.data.max_target_tokens, eosId) }));
+  const blocks = packBlocks(texts, tok, cfg, maxSource, eosId);
 
   const config: GPT2Config = {
     vocabSize: tok.vocabSize,
@@ -173,8 +193,8 @@ export async function pretrain(cfg: PretrainConfig, out: string, opts: { quiet?:
   let window: number[] = [];
   let t0 = Date.now();
   for (let step = start; step < t.steps; step++) {
-    const idx = Rng.derive(cfg.seed, 'pretrain-batch', step).sampleIndices(examples.length, Math.min(t.batch_size, examples.length));
-    const batch = makeBatch(idx.map((i) => examples[i]), eosId, true);
+    const idx = Rng.derive(cfg.seed, 'pretrain-batch', step).sampleIndices(blocks.length, Math.min(t.batch_size, blocks.length));
+    const batch = makeBatch(idx.map((i) => blocks[i]), eosId, true);
     const lr = pretrainLr(step, t);
     const { value, grads } = tf.variableGrads(() => batchLoss(s.model, batch), allVars);
     const clipped = clipByGlobalNorm(allVars.map((v) => grads[v.name]), t.grad_clip);
