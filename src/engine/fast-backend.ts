@@ -11,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { getBlas, type Blas } from './blas.js';
+import { attachPool, BufferPool } from './buffer-pool.js';
 import { attentionGradKernel, attentionKernel } from './kernels/attention.js';
 import { makeAdd, makeMul, makeRealDiv, makeSub } from './kernels/binary.js';
 import { makeConcat } from './kernels/concat.js';
@@ -82,6 +83,7 @@ export function registerFastBackend(): Blas {
       const backend = cpuFactory() as tf.KernelBackend & { firstUse?: boolean };
       // MathBackendCPU prints a "use tfjs-node" banner on first use; this engine is the answer to it.
       backend.firstUse = false;
+      attachPool(backend, new BufferPool());
       return backend;
     },
     // Below tfjs's own backends: never picked implicitly, only by setBackend.

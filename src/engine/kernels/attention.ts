@@ -12,8 +12,9 @@
  * all S keys and no gradient, as the composite (fill −1e9, softmax) does.
  */
 import { getBlas } from '../blas.js';
+import { getSimd, type SimdRuntime } from '../simd/runtime.js';
 import { fexp } from './fast-math.js';
-import { f32, out, vals, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
+import { alloc, f32, out, vals, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
 
 let scratch = new Float32Array(0);
 function scratchOf(n: number): Float32Array {
@@ -70,6 +71,54 @@ function maskedSoftmaxRows(p: Float32Array, off: number, T: number, S: number, m
   }
 }
 
+/**
+ * The forward with each head's scores in the SIMD module's memory (rows padded to a multiple of
+ * 4 floats): GEMM into it, SIMD masked softmax in place, copy to P, GEMM from it.
+ */
+function attentionSimd(
+  simd: SimdRuntime,
+  { B, H, T, S, hd }: Dims,
+  scale: number,
+  qv: Float32Array,
+  kv: Float32Array,
+  vv: Float32Array,
+  mv: ArrayLike<number> | undefined,
+  p: Float32Array,
+  o: Float32Array,
+): void {
+  const { sgemm } = getBlas();
+  const Sp = (S + 3) & ~3;
+  const heap = simd.reserve(T * Sp);
+  for (let b = 0; b < B; b++) {
+    // With a key mask: the first visible key; query rows with a window ending before it see nothing.
+    let firstKey = 0;
+    if (mv) while (firstKey < S && !mv[b * S + firstKey]) firstKey++;
+    for (let h = 0; h < H; h++) {
+      const bh = b * H + h;
+      const qOff = bh * T * hd;
+      const kOff = bh * S * hd;
+      const pOff = bh * T * S;
+      sgemm(false, true, T, S, hd, scale, qv, qOff, hd, kv, kOff, hd, 0, heap, 0, Sp);
+      if (mv) {
+        for (let j = 0; j < S; j++) {
+          if (mv[b * S + j]) continue;
+          for (let t = 0; t < T; t++) heap[t * Sp + j] = -Infinity;
+        }
+      }
+      simd.fn.softmaxRows(0, T, Sp, S - T + 1);
+      if (mv) {
+        for (let t = 0; t < T && firstKey >= S - T + t + 1; t++) {
+          heap.fill(1 / S, t * Sp, t * Sp + S);
+          heap.fill(0, t * Sp + S, (t + 1) * Sp);
+        }
+      }
+      if (Sp === S) p.set(heap.subarray(0, T * S), pOff);
+      else for (let t = 0; t < T; t++) p.set(heap.subarray(t * Sp, t * Sp + S), pOff + t * S);
+      sgemm(false, false, T, hd, S, 1, heap, 0, Sp, vv, kOff, hd, 0, o, qOff, hd);
+    }
+  }
+}
+
 /** inputs q, k, v (mask optional), attrs {scale} → [out [B, H, T, hd], P [B, H, T, S]]. */
 export function attentionKernel(args: KernelArgs): TensorInfo[] {
   const backend = args.backend as CpuBackend;
@@ -80,18 +129,22 @@ export function attentionKernel(args: KernelArgs): TensorInfo[] {
   const kv = f32(backend, k);
   const vv = f32(backend, v);
   const mv = mask ? vals(backend, mask) : undefined;
-  const p = new Float32Array(B * H * T * S);
-  const o = new Float32Array(B * H * T * hd);
-  const { sgemm } = getBlas();
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < H; h++) {
-      const bh = b * H + h;
-      const qOff = bh * T * hd;
-      const kOff = bh * S * hd;
-      const pOff = bh * T * S;
-      sgemm(false, true, T, S, hd, scale, qv, qOff, hd, kv, kOff, hd, 0, p, pOff, S);
-      maskedSoftmaxRows(p, pOff, T, S, mv, b * S);
-      sgemm(false, false, T, hd, S, 1, p, pOff, S, vv, kOff, hd, 0, o, qOff, hd);
+  const p = alloc(backend, B * H * T * S);
+  const o = alloc(backend, B * H * T * hd);
+  const simd = getSimd();
+  if (simd) attentionSimd(simd, { B, H, T, S, hd }, scale, qv, kv, vv, mv, p, o);
+  else {
+    const { sgemm } = getBlas();
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        const bh = b * H + h;
+        const qOff = bh * T * hd;
+        const kOff = bh * S * hd;
+        const pOff = bh * T * S;
+        sgemm(false, true, T, S, hd, scale, qv, qOff, hd, kv, kOff, hd, 0, p, pOff, S);
+        maskedSoftmaxRows(p, pOff, T, S, mv, b * S);
+        sgemm(false, false, T, hd, S, 1, p, pOff, S, vv, kOff, hd, 0, o, qOff, hd);
+      }
     }
   }
   return [out(backend, [B, H, T, hd], o), out(backend, [B, H, T, S], p)];
@@ -116,9 +169,9 @@ export function attentionGradKernel(args: KernelArgs): TensorInfo[] {
   const vv = f32(backend, v);
   const pv = f32(backend, p);
   const mv = mask ? vals(backend, mask) : undefined;
-  const dq = new Float32Array(B * H * T * hd);
-  const dk = new Float32Array(B * H * S * hd);
-  const dv = new Float32Array(B * H * S * hd);
+  const dq = alloc(backend, B * H * T * hd);
+  const dk = alloc(backend, B * H * S * hd);
+  const dv = alloc(backend, B * H * S * hd);
   const ds = scratchOf(T * S);
   const { sgemm } = getBlas();
   for (let b = 0; b < B; b++) {

@@ -6,7 +6,7 @@
  * by computing a multi-index per element; anything not covered here still goes to them.
  */
 import * as tf from '@tensorflow/tfjs';
-import { f32, out, sizeOf, type CpuBackend, type Fallback, type KernelArgs, type TensorInfo } from './cpu-backend.js';
+import { alloc, f32, out, sizeOf, type CpuBackend, type Fallback, type KernelArgs, type TensorInfo } from './cpu-backend.js';
 
 const enum Op {
   Add,
@@ -118,7 +118,7 @@ function binaryF32(backend: CpuBackend, op: Op, a: TensorInfo, b: TensorInfo): T
   const outSize = sizeOf(outShape);
   const av = f32(backend, a);
   const bv = f32(backend, b);
-  const o = new Float32Array(outSize);
+  const o = alloc(backend, outSize);
   if (outSize === 0) return out(backend, outShape, o);
   // The full operand drives the loop; the other is a row or col operand.
   let full: Float32Array;

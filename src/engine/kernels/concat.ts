@@ -3,7 +3,7 @@
  * before `axis`, each input contributes one contiguous block, copied with TypedArray.set.
  */
 import * as tf from '@tensorflow/tfjs';
-import { sizeOf, vals, type CpuBackend, type Fallback, type KernelArgs, type TensorInfo } from './cpu-backend.js';
+import { allocLike, sizeOf, vals, type CpuBackend, type Fallback, type KernelArgs, type TensorInfo } from './cpu-backend.js';
 
 type Numeric = Float32Array | Int32Array | Uint8Array;
 
@@ -19,7 +19,7 @@ export function makeConcat(fallback: Fallback) {
     const outShape = tf.backend_util.computeOutShape(shapes, axis);
     const total = sizeOf(outShape);
     const first = vals(backend, inputs[0]) as Numeric;
-    const o = new (first.constructor as { new (n: number): Numeric })(total);
+    const o = allocLike(backend, first, total);
     if (total > 0) {
       const outer = sizeOf(outShape.slice(0, axis));
       const outInner = total / outer;

@@ -42,3 +42,27 @@ export function out(backend: CpuBackend, shape: number[], values: Float32Array):
 
 /** The tfjs cpu kernel of the same name: the fallback for cases a fast kernel does not cover. */
 export type Fallback = (args: KernelArgs) => TensorInfo | TensorInfo[];
+
+interface Pooled {
+  pool?: { alloc(n: number): Float32Array; zeros(n: number): Float32Array };
+}
+
+/** An output buffer of length n, contents undefined: the kernel must write every element. */
+export function alloc(backend: CpuBackend, n: number): Float32Array {
+  const pool = (backend as unknown as Pooled).pool;
+  return pool ? pool.alloc(n) : new Float32Array(n);
+}
+
+/** A zero-filled output buffer of length n. */
+export function zeros(backend: CpuBackend, n: number): Float32Array {
+  const pool = (backend as unknown as Pooled).pool;
+  return pool ? pool.zeros(n) : new Float32Array(n);
+}
+
+type NumericArray = Float32Array | Int32Array | Uint8Array;
+
+/** An output buffer of length n of the same type as `like` (float32 ones come from the pool). */
+export function allocLike<T extends NumericArray>(backend: CpuBackend, like: T, n: number): T {
+  if (like instanceof Float32Array) return alloc(backend, n) as T;
+  return new (like.constructor as { new (n: number): T })(n);
+}

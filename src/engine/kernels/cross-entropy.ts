@@ -8,8 +8,9 @@
  * The forward returns [loss, lse [N]]; the backward reuses lse.
  */
 import * as tf from '@tensorflow/tfjs';
+import { getSimd, type SimdRuntime } from '../simd/runtime.js';
 import { fexp } from './fast-math.js';
-import { f32, out, vals, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
+import { zeros, f32, out, vals, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
 import { CROSS_ENTROPY, CROSS_ENTROPY_GRAD } from './names.js';
 
 function check(logits: TensorInfo, targets: TensorInfo, weights: TensorInfo): [number, number] {
@@ -26,6 +27,60 @@ function totalWeight(w: ArrayLike<number>): number {
   return Math.max(s, 1e-9);
 }
 
+/** Rows staged per SIMD call: about 64 KB of logits. */
+function rowsPerChunk(Vp: number): number {
+  return Math.max(1, Math.floor(16384 / Vp));
+}
+
+/** Stage rows [r0, r0 + rows) of z into the heap with stride Vp, padding with −∞. */
+function stage(heap: Float32Array, z: Float32Array, r0: number, rows: number, V: number, Vp: number): void {
+  for (let r = 0; r < rows; r++) {
+    heap.set(z.subarray((r0 + r) * V, (r0 + r + 1) * V), r * Vp);
+    if (Vp > V) heap.fill(-Infinity, r * Vp + V, (r + 1) * Vp);
+  }
+}
+
+function logSumExpSimd(simd: SimdRuntime, z: Float32Array, N: number, V: number, lse: Float32Array): void {
+  const Vp = (V + 3) & ~3;
+  const R = rowsPerChunk(Vp);
+  const heap = simd.reserve(R * Vp + 2 * R);
+  const stats = R * Vp;
+  for (let r0 = 0; r0 < N; r0 += R) {
+    const rows = Math.min(R, N - r0);
+    stage(heap, z, r0, rows, V, Vp);
+    simd.fn.maxSumExp(0, rows, Vp, stats * 4);
+    for (let r = 0; r < rows; r++) lse[r0 + r] = heap[stats + 2 * r] + Math.log(heap[stats + 2 * r + 1]);
+  }
+}
+
+/** dz[i, :] = w_i · scale · softmax(z_i) for every row (the caller subtracts at the targets). */
+function scaledSoftmaxSimd(
+  simd: SimdRuntime,
+  z: Float32Array,
+  N: number,
+  V: number,
+  lse: Float32Array,
+  w: ArrayLike<number>,
+  scale: number,
+  dz: Float32Array,
+): void {
+  const Vp = (V + 3) & ~3;
+  const R = rowsPerChunk(Vp);
+  const heap = simd.reserve(R * Vp + 2 * R);
+  const lsePtr = R * Vp;
+  const coefPtr = lsePtr + R;
+  for (let r0 = 0; r0 < N; r0 += R) {
+    const rows = Math.min(R, N - r0);
+    stage(heap, z, r0, rows, V, Vp);
+    for (let r = 0; r < rows; r++) {
+      heap[lsePtr + r] = lse[r0 + r];
+      heap[coefPtr + r] = w[r0 + r] * scale;
+    }
+    simd.fn.scaledSoftmax(0, rows, Vp, lsePtr * 4, coefPtr * 4);
+    for (let r = 0; r < rows; r++) dz.set(heap.subarray(r * Vp, r * Vp + V), (r0 + r) * V);
+  }
+}
+
 export function crossEntropyKernel(args: KernelArgs): TensorInfo[] {
   const backend = args.backend as CpuBackend;
   const { logits, targets, weights } = args.inputs as Record<string, TensorInfo>;
@@ -34,15 +89,22 @@ export function crossEntropyKernel(args: KernelArgs): TensorInfo[] {
   const t = vals(backend, targets);
   const w = vals(backend, weights);
   const lse = new Float32Array(N);
+  const simd = getSimd();
+  if (simd) logSumExpSimd(simd, z, N, V, lse);
+  else {
+    for (let i = 0; i < N; i++) {
+      const base = i * V;
+      let mx = -Infinity;
+      for (let j = 0; j < V; j++) if (z[base + j] > mx) mx = z[base + j];
+      let s = 0;
+      for (let j = 0; j < V; j++) s += fexp(z[base + j] - mx);
+      lse[i] = mx + Math.log(s);
+    }
+  }
   let acc = 0;
   for (let i = 0; i < N; i++) {
     const base = i * V;
-    let mx = -Infinity;
-    for (let j = 0; j < V; j++) if (z[base + j] > mx) mx = z[base + j];
-    let s = 0;
-    for (let j = 0; j < V; j++) s += fexp(z[base + j] - mx);
-    const l = mx + Math.log(s);
-    lse[i] = l;
+    const l = lse[i];
     const wi = w[i];
     if (wi !== 0) {
       const ti = Math.trunc(t[i]);
@@ -63,14 +125,18 @@ export function crossEntropyGradKernel(args: KernelArgs): TensorInfo {
   const t = vals(backend, targets);
   const w = vals(backend, weights);
   const l = f32(backend, lse);
-  const dz = new Float32Array(N * V);
+  const dz = zeros(backend, N * V);
   const scale = g / totalWeight(w);
+  const simd = getSimd();
+  if (simd) scaledSoftmaxSimd(simd, z, N, V, l, w, scale, dz);
   for (let i = 0; i < N; i++) {
     const c = w[i] * scale;
     if (c === 0) continue;
     const base = i * V;
-    const li = l[i];
-    for (let j = 0; j < V; j++) dz[base + j] = c * fexp(z[base + j] - li);
+    if (!simd) {
+      const li = l[i];
+      for (let j = 0; j < V; j++) dz[base + j] = c * fexp(z[base + j] - li);
+    }
     dz[base + Math.trunc(t[i])] -= c;
   }
   return out(backend, logits.shape.slice(), dz);

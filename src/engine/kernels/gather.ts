@@ -3,7 +3,7 @@
  * UnsortedSegmentSum (scatter-add of rows) as a row accumulation loop. tfjs's versions compute a
  * multi-index per element.
  */
-import { sizeOf, vals, type CpuBackend, type Fallback, type KernelArgs, type TensorInfo } from './cpu-backend.js';
+import { allocLike, sizeOf, vals, type CpuBackend, type Fallback, type KernelArgs, type TensorInfo } from './cpu-backend.js';
 import * as tf from '@tensorflow/tfjs';
 
 type Numeric = Float32Array | Int32Array | Uint8Array;
@@ -25,7 +25,7 @@ export function makeGatherV2(fallback: Fallback) {
     const inner = sizeOf(x.shape.slice(ax + 1));
     const outShape = [...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)];
     const xv = vals(backend, x) as Numeric;
-    const o = new (xv.constructor as { new (n: number): Numeric })(outer * idx.length * inner);
+    const o = allocLike(backend, xv, outer * idx.length * inner);
     let dst = 0;
     for (let r = 0; r < outer; r++) {
       const base = r * axisDim * inner;

@@ -7,8 +7,9 @@
  * The forward also returns s, so the backward needs no transcendental at all; the sigmoid form
  * keeps full relative accuracy in both tails (where 1 + tanh(u) would cancel).
  */
+import { getSimd, type SimdRuntime } from '../simd/runtime.js';
 import { fexp } from './fast-math.js';
-import { f32, out, sizeOf, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
+import { alloc, f32, out, sizeOf, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
 
 const C = Math.sqrt(2 / Math.PI);
 const K = 0.044715;
@@ -19,16 +20,34 @@ export function geluKernel(args: KernelArgs): TensorInfo[] {
   const { x } = args.inputs as { x: TensorInfo };
   const xv = f32(backend, x);
   const n = sizeOf(x.shape);
-  const y = new Float32Array(n);
-  const s = new Float32Array(n);
+  const y = alloc(backend, n);
+  const s = alloc(backend, n);
+  const simd = getSimd();
+  const done = simd ? geluSimd(simd, xv, y, s, n) : 0;
   const m2c = -2 * C;
-  for (let i = 0; i < n; i++) {
+  for (let i = done; i < n; i++) {
     const v = xv[i];
     const sg = 1 / (1 + fexp(m2c * (v + K * v * v * v)));
     s[i] = sg;
     y[i] = v * sg;
   }
   return [out(backend, x.shape.slice(), y), out(backend, x.shape.slice(), s)];
+}
+
+const CHUNK = 8192;
+
+/** The SIMD loop over chunks staged in the module's memory; returns how many elements it did. */
+function geluSimd(simd: SimdRuntime, x: Float32Array, y: Float32Array, s: Float32Array, n: number): number {
+  const heap = simd.reserve(3 * CHUNK);
+  const n4 = n & ~3;
+  for (let off = 0; off < n4; off += CHUNK) {
+    const len = Math.min(CHUNK, n4 - off);
+    heap.set(x.subarray(off, off + len), 0);
+    simd.fn.gelu(0, CHUNK * 4, 2 * CHUNK * 4, len);
+    y.set(heap.subarray(CHUNK, CHUNK + len), off);
+    s.set(heap.subarray(2 * CHUNK, 2 * CHUNK + len), off);
+  }
+  return n4;
 }
 
 export function geluGradKernel(args: KernelArgs): TensorInfo {
@@ -38,7 +57,7 @@ export function geluGradKernel(args: KernelArgs): TensorInfo {
   const xv = f32(backend, x);
   const sv = f32(backend, s);
   const n = sizeOf(x.shape);
-  const dx = new Float32Array(n);
+  const dx = alloc(backend, n);
   const c2 = 2 * C;
   const k3 = 3 * K;
   for (let i = 0; i < n; i++) {

@@ -8,7 +8,7 @@
  *   dγ = Σ_rows dy · x̂,  dβ = Σ_rows dy
  */
 import * as tf from '@tensorflow/tfjs';
-import { f32, out, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
+import { alloc, f32, out, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
 import { LAYER_NORM, LAYER_NORM_GRAD, LAYER_NORM_PARAM_GRAD } from './names.js';
 
 function dims(x: TensorInfo): [number, number] {
@@ -24,7 +24,7 @@ export function layerNormKernel(args: KernelArgs): TensorInfo[] {
   const xv = f32(backend, x);
   const g = f32(backend, gamma);
   const b = f32(backend, beta);
-  const y = new Float32Array(R * D);
+  const y = alloc(backend, R * D);
   const mean = new Float32Array(R);
   const rstd = new Float32Array(R);
   for (let r = 0; r < R; r++) {
@@ -55,7 +55,7 @@ export function layerNormGradKernel(args: KernelArgs): TensorInfo {
   const g = f32(backend, gamma);
   const mu = f32(backend, mean);
   const rs = f32(backend, rstd);
-  const dx = new Float32Array(R * D);
+  const dx = alloc(backend, R * D);
   for (let r = 0; r < R; r++) {
     const base = r * D;
     const m = mu[r];

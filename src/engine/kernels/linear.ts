@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { getBlas } from '../blas.js';
-import { f32, out, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
+import { alloc, f32, out, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
 import { LINEAR } from './names.js';
 
 export function linearKernel(args: KernelArgs): TensorInfo {
@@ -19,7 +19,7 @@ export function linearKernel(args: KernelArgs): TensorInfo {
   const OUT = transposeW ? w.shape[0] : w.shape[1];
   if (wIn !== IN) throw new Error(`${LINEAR}: x [${x.shape}] does not match weight [${w.shape}] (transposeW=${transposeW})`);
   if (b && (b.shape.length !== 1 || b.shape[0] !== OUT)) throw new Error(`${LINEAR}: bias [${b.shape}] does not match ${OUT} outputs`);
-  const y = new Float32Array(R * OUT);
+  const y = alloc(backend, R * OUT);
   let beta = 0;
   if (b) {
     const bv = f32(backend, b);

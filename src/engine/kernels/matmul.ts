@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { getBlas } from '../blas.js';
-import { f32, out, sizeOf, type CpuBackend, type Fallback, type KernelArgs, type TensorInfo } from './cpu-backend.js';
+import { alloc, f32, out, sizeOf, type CpuBackend, type Fallback, type KernelArgs, type TensorInfo } from './cpu-backend.js';
 
 /** For each flat index of `outBatch`, the flat batch index into an operand of batch shape `own`. */
 function batchIndexMap(outBatch: number[], own: number[]): Int32Array {
@@ -57,7 +57,7 @@ export function batchMatMulF32(
   const batch = sizeOf(outBatch);
   const av = f32(backend, a);
   const bv = f32(backend, b);
-  const c = new Float32Array(batch * M * N);
+  const c = alloc(backend, batch * M * N);
   const { sgemm } = getBlas();
   const lda = transposeA ? M : K;
   const ldb = transposeB ? K : N;

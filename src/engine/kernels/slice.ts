@@ -5,15 +5,20 @@
  * element.
  */
 import * as tf from '@tensorflow/tfjs';
-import { sizeOf, vals, type CpuBackend, type Fallback, type KernelArgs, type TensorInfo } from './cpu-backend.js';
+import { allocLike, sizeOf, vals, type CpuBackend, type Fallback, type KernelArgs, type TensorInfo } from './cpu-backend.js';
 
 type Numeric = Float32Array | Int32Array | Uint8Array;
 
-export function sliceValues(x: Numeric, shape: readonly number[], begin: readonly number[], size: readonly number[]): Numeric {
+export function sliceValues(
+  x: Numeric,
+  shape: readonly number[],
+  begin: readonly number[],
+  size: readonly number[],
+  newArray: (n: number) => Numeric = (n) => new (x.constructor as { new (n: number): Numeric })(n),
+): Numeric {
   const r = shape.length;
   const total = sizeOf(size);
-  const Ctor = x.constructor as { new (n: number): Numeric };
-  if (total === 0) return new Ctor(0);
+  if (total === 0) return newArray(0);
   const strides = new Array<number>(r);
   let s = 1;
   for (let d = r - 1; d >= 0; d--) {
@@ -28,7 +33,7 @@ export function sliceValues(x: Numeric, shape: readonly number[], begin: readonl
   let start = 0;
   for (let d = 0; d < r; d++) start += begin[d] * strides[d];
   if (run === total) return x.subarray(start, start + total) as Numeric;
-  const o = new Ctor(total);
+  const o = newArray(total);
   const idx = new Array<number>(inner).fill(0);
   let src = start;
   for (let dst = 0; dst < total; dst += run) {
@@ -57,7 +62,8 @@ export function makeSlice(fallback: Fallback) {
     const { begin, size } = args.attrs as { begin: number | number[]; size: number | number[] };
     const [b, s] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size);
     tf.slice_util.assertParamsValid(x as tf.Tensor, b, s);
-    const o = sliceValues(vals(backend, x) as Numeric, x.shape, b, s);
+    const xv = vals(backend, x) as Numeric;
+    const o = sliceValues(xv, x.shape, b, s, (n) => allocLike(backend, xv, n));
     return backend.makeTensorInfo(s, x.dtype, o);
   };
 }
@@ -75,7 +81,7 @@ export function makeSplitV(fallback: Fallback) {
     const size = x.shape.slice();
     return sizes.map((n) => {
       size[ax] = n;
-      const o = sliceValues(xv, x.shape, begin, size);
+      const o = sliceValues(xv, x.shape, begin, size, (n) => allocLike(backend, xv, n));
       const info = backend.makeTensorInfo(size.slice(), x.dtype, o);
       begin[ax] += n;
       return info;

@@ -4,7 +4,7 @@
  * Each output accumulates its inputs in float64, in the same order as tfjs's kernel.
  */
 import * as tf from '@tensorflow/tfjs';
-import { sizeOf, vals, type CpuBackend, type Fallback, type KernelArgs, type TensorInfo } from './cpu-backend.js';
+import { alloc, sizeOf, vals, type CpuBackend, type Fallback, type KernelArgs, type TensorInfo } from './cpu-backend.js';
 
 export function makeSum(fallback: Fallback) {
   return (args: KernelArgs): TensorInfo | TensorInfo[] => {
@@ -22,7 +22,7 @@ export function makeSum(fallback: Fallback) {
     const mid = sizeOf(shape.slice(lo, hi + 1));
     const inner = sizeOf(shape.slice(hi + 1));
     const xv = vals(backend, x) as Float32Array;
-    const o = new Float32Array(outer * inner);
+    const o = alloc(backend, outer * inner);
     if (inner === 1) {
       for (let r = 0; r < outer; r++) {
         let s = 0;

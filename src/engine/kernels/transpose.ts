@@ -4,7 +4,7 @@
  * an odometer walks the output rows and copies each row with the input's stride along it.
  * An identity permutation shares the input's data (tensors are immutable).
  */
-import { sizeOf, vals, type CpuBackend, type Fallback, type KernelArgs, type TensorInfo } from './cpu-backend.js';
+import { allocLike, sizeOf, vals, type CpuBackend, type Fallback, type KernelArgs, type TensorInfo } from './cpu-backend.js';
 import type * as tf from '@tensorflow/tfjs';
 
 type Numeric = Float32Array | Int32Array | Uint8Array;
@@ -79,7 +79,7 @@ export function makeTranspose(fallback: Fallback) {
       return { dataId: x.dataId, shape: outShape, dtype: x.dtype };
     }
     const xv = vals(backend, x) as Numeric;
-    const o = new (xv.constructor as { new (n: number): Numeric })(sizeOf(x.shape));
+    const o = allocLike(backend, xv, sizeOf(x.shape));
     transposeValues(xv, x.shape, perm, o);
     return backend.makeTensorInfo(outShape, x.dtype as tf.DataType, o);
   };

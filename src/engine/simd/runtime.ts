@@ -1,0 +1,63 @@
+/**
+ * The SIMD module's instance and memory. Kernels stage their operands in the module's memory
+ * (from byte 0; nothing persists between calls), call a loop, and copy results out. Growing the
+ * memory detaches earlier views, so callers take `heap` after `reserve`.
+ *
+ * `getSimd()` is undefined where WebAssembly SIMD is unavailable (or COLORA_NO_SIMD=1 is set, to
+ * compare); kernels then use their JavaScript loops.
+ */
+import { simdModuleBytes } from './kernels.js';
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  gelu(x: number, y: number, s: number, n: number): void;
+  softmaxRows(p: number, rows: number, ld: number, lim0: number): void;
+  maxSumExp(z: number, rows: number, ld: number, stats: number): void;
+  scaledSoftmax(z: number, rows: number, ld: number, lse: number, coef: number): void;
+  expInPlace(p: number, n: number): void;
+}
+
+export class SimdRuntime {
+  private f32: Float32Array;
+
+  constructor(readonly fn: Exports) {
+    this.f32 = new Float32Array(fn.memory.buffer);
+  }
+
+  /** Make at least `floats` float32 slots addressable; returns the (possibly new) heap view. */
+  reserve(floats: number): Float32Array {
+    const bytes = floats * 4;
+    const have = this.fn.memory.buffer.byteLength;
+    if (bytes > have) this.fn.memory.grow(Math.ceil((bytes - have) / 65536));
+    if (this.f32.buffer !== this.fn.memory.buffer) this.f32 = new Float32Array(this.fn.memory.buffer);
+    return this.f32;
+  }
+
+  get heap(): Float32Array {
+    if (this.f32.buffer !== this.fn.memory.buffer) this.f32 = new Float32Array(this.fn.memory.buffer);
+    return this.f32;
+  }
+}
+
+let cached: SimdRuntime | null | undefined;
+
+export function getSimd(): SimdRuntime | undefined {
+  if (cached === undefined) {
+    cached = null;
+    if (process.env.COLORA_NO_SIMD !== '1') {
+      try {
+        const mod = new WebAssembly.Module(simdModuleBytes());
+        const inst = new WebAssembly.Instance(mod, {});
+        cached = new SimdRuntime(inst.exports as unknown as Exports);
+      } catch {
+        cached = null;
+      }
+    }
+  }
+  return cached ?? undefined;
+}
+
+/** For tests: turn the SIMD path off (false) or back to detection (true). */
+export function setSimdForTesting(enabled: boolean): void {
+  cached = enabled ? undefined : null;
+}

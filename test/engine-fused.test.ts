@@ -1,0 +1,155 @@
+/**
+ * The fused ops of src/engine/ops.ts on the fast engine against their composite tfjs
+ * implementations on plain tfjs cpu: values and gradients (tf.grads), on the SIMD path and on the
+ * plain JavaScript path.
+ */
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import * as ops from '../src/engine/ops.js';
+import { setSimdForTesting } from '../src/engine/simd/runtime.js';
+import { Rng } from '../src/util/rng.js';
+import { assertClose, FAST_BACKEND, randInt, randn, runOn, type Arr } from './engine-helpers.js';
+
+const rng = new Rng(11, 'engine-fused');
+const RTOL = 1e-4;
+const ATOL = 1e-5;
+
+/** fused(...) on the fast engine (SIMD on and off) vs reference(...) on tfjs cpu. */
+async function compare(
+  what: string,
+  inputs: Arr[],
+  fused: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[],
+  reference: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[],
+): Promise<void> {
+  const ref = await runOn('cpu', inputs, reference);
+  for (const simd of [true, false]) {
+    setSimdForTesting(simd);
+    try {
+      const got = await runOn(FAST_BACKEND, inputs, fused);
+      assertClose(got, ref, RTOL, ATOL, `${what} (simd ${simd})`);
+    } finally {
+      setSimdForTesting(true);
+    }
+  }
+}
+
+/** Value and the gradients of sum(f · r) for a fixed random r, w.r.t. the first `nGrad` inputs. */
+function withGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, nGrad: number, weights: Arr) {
+  return (...xs: tf.Tensor[]): tf.Tensor[] => {
+    const r = tf.tensor(weights.data, weights.shape);
+    const loss = (...g: tf.Tensor[]) => tf.sum(tf.mul(f(...g, ...xs.slice(nGrad)), r));
+    const { value, grads } = tf.valueAndGrads(loss)(xs.slice(0, nGrad));
+    return [f(...xs), value, ...grads];
+  };
+}
+
+test('linear and linearT (with and without bias) match matMul + add, with gradients', async () => {
+  const x = randn(rng, [9, 6]);
+  const w = randn(rng, [6, 5]);
+  const wt = randn(rng, [5, 6]);
+  const b = randn(rng, [5]);
+  const r = randn(rng, [9, 5]);
+  await compare('linear', [x, w, b], withGrads((x, w, b) => ops.linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), 3, r), withGrads((x, w, b) => ops.composite.linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), 3, r));
+  await compare('linear no bias', [x, w], withGrads((x, w) => ops.linear(x as tf.Tensor2D, w as tf.Tensor2D), 2, r), withGrads((x, w) => ops.composite.linear(x as tf.Tensor2D, w as tf.Tensor2D), 2, r));
+  await compare('linearT', [x, wt, b], withGrads((x, w, b) => ops.linearT(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), 3, r), withGrads((x, w, b) => ops.composite.linearT(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), 3, r));
+});
+
+test('layerNorm over the last axis (2-D and 3-D), with gradients for x, gamma and beta', async () => {
+  for (const shape of [[7, 64], [2, 3, 7]]) {
+    const D = shape[shape.length - 1];
+    const x = randn(rng, shape, 3);
+    for (let i = 0; i < x.data.length; i++) x.data[i] += 5; // an offset, as residual streams have
+    const g = randn(rng, [D]);
+    const b = randn(rng, [D]);
+    const r = randn(rng, shape);
+    await compare(
+      `layerNorm [${shape}]`,
+      [x, g, b],
+      withGrads((x, g, b) => ops.layerNorm(x, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5), 3, r),
+      withGrads((x, g, b) => ops.composite.layerNorm(x, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5), 3, r),
+    );
+  }
+});
+
+test('geluTanh across its range (tails included), odd sizes, with gradient', async () => {
+  const n = 4099;
+  const x: Arr = { shape: [n], data: new Float32Array(n) };
+  for (let i = 0; i < n; i++) x.data[i] = -14 + (28 * i) / (n - 1);
+  const r = randn(rng, [n]);
+  await compare('gelu range', [x], withGrads((x) => ops.geluTanh(x), 1, r), withGrads((x) => ops.composite.geluTanh(x), 1, r));
+  const y = randn(rng, [3, 5, 7], 2);
+  const ry = randn(rng, [3, 5, 7]);
+  await compare('gelu random', [y], withGrads((x) => ops.geluTanh(x), 1, ry), withGrads((x) => ops.composite.geluTanh(x), 1, ry));
+});
+
+test('causalAttention: training (T = S), cached decoding (T < S), with gradients for q, k, v', async () => {
+  for (const [B, H, T, S, hd] of [
+    [2, 3, 6, 6, 4],
+    [1, 2, 1, 9, 8],
+    [2, 2, 3, 8, 5],
+    [1, 1, 13, 13, 16],
+  ]) {
+    const q = randn(rng, [B, H, T, hd]);
+    const k = randn(rng, [B, H, S, hd]);
+    const v = randn(rng, [B, H, S, hd]);
+    const r = randn(rng, [B, H, T, hd]);
+    const f = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => ops.causalAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D);
+    const c = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => ops.composite.causalAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D);
+    await compare(`attention ${[B, H, T, S, hd]}`, [q, k, v], withGrads(f, 3, r), withGrads(c, 3, r));
+  }
+});
+
+test('causalAttentionMasked: left padding, a query that sees no key, with gradients', async () => {
+  const [B, H, T, S, hd] = [3, 2, 4, 6, 4];
+  const mask: Arr = { shape: [B, S], data: new Int32Array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1]), dtype: 'bool' };
+  const q = randn(rng, [B, H, T, hd]);
+  const k = randn(rng, [B, H, S, hd]);
+  const v = randn(rng, [B, H, S, hd]);
+  const r = randn(rng, [B, H, T, hd]);
+  const f = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, m: tf.Tensor) => ops.causalAttentionMasked(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, m as tf.Tensor2D);
+  const c = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, m: tf.Tensor) => ops.composite.causalAttentionMasked(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, m as tf.Tensor2D);
+  await compare('masked attention', [q, k, v, mask], withGrads(f, 3, r), withGrads(c, 3, r));
+});
+
+test('crossEntropy: weighted mean over rows, zero-weight rows, odd vocabulary, with gradients', async () => {
+  for (const [N, V] of [
+    [10, 13],
+    [33, 512],
+  ]) {
+    const logits = randn(rng, [N, V], 3);
+    const targets = randInt(rng, [N], 0, V - 1);
+    const weights: Arr = { shape: [N], data: new Float32Array(N) };
+    for (let i = 0; i < N; i++) weights.data[i] = i % 4 === 0 ? 0 : rng.uniform(0.2, 2);
+    const one: Arr = { shape: [], data: new Float32Array([1.5]) };
+    const f = (z: tf.Tensor, w: tf.Tensor, t: tf.Tensor) => ops.crossEntropy(z as tf.Tensor2D, t as tf.Tensor1D, w as tf.Tensor1D);
+    const c = (z: tf.Tensor, w: tf.Tensor, t: tf.Tensor) => ops.composite.crossEntropy(z as tf.Tensor2D, t as tf.Tensor1D, w as tf.Tensor1D);
+    await compare(`crossEntropy [${N}, ${V}]`, [logits, weights, targets], withGrads(f, 2, one), withGrads(c, 2, one));
+  }
+});
+
+test('a fused GPT-2-style block step gives the composite loss and adapter gradients', async () => {
+  const [B, T, D, H, r] = [2, 5, 8, 2, 3];
+  const ids = randInt(rng, [B * T], 0, 15);
+  const inputs = [randn(rng, [16, D], 0.5), randn(rng, [D, 3 * D], 0.3), randn(rng, [r, D], 0.3), randn(rng, [3 * D, r], 0.3), randn(rng, [D, 4 * D], 0.3), randn(rng, [4 * D, D], 0.3), ids];
+  const step = (useOps: typeof ops.composite) => (wte: tf.Tensor, wa: tf.Tensor, A: tf.Tensor, Bm: tf.Tensor, wf: tf.Tensor, wp: tf.Tensor, id: tf.Tensor) => {
+    const g = tf.ones([D]) as tf.Tensor1D;
+    const z = tf.zeros([D]) as tf.Tensor1D;
+    const loss = (A: tf.Tensor, Bm: tf.Tensor) => {
+      const x = tf.gather(wte, id) as tf.Tensor2D;
+      const h = useOps.layerNorm(x, g, z, 1e-5) as tf.Tensor2D;
+      const qkv = tf.add(useOps.linear(h, wa as tf.Tensor2D), tf.mul(tf.matMul(tf.matMul(h, A, false, true), Bm, false, true), 2));
+      const [q, k, v] = tf.split(qkv, 3, 1).map((t) => t.reshape([B, T, H, D / H]).transpose([0, 2, 1, 3]) as tf.Tensor4D);
+      const a = useOps.causalAttention(q, k, v).transpose([0, 2, 1, 3]).reshape([B * T, D]);
+      const x2 = tf.add(x, a) as tf.Tensor2D;
+      const m = useOps.linear(useOps.geluTanh(useOps.linear(useOps.layerNorm(x2, g, z, 1e-5) as tf.Tensor2D, wf as tf.Tensor2D)) as tf.Tensor2D, wp as tf.Tensor2D);
+      const logits = useOps.linearT(tf.add(x2, m) as tf.Tensor2D, wte as tf.Tensor2D);
+      return useOps.crossEntropy(logits, id as tf.Tensor1D, tf.ones([B * T]) as tf.Tensor1D);
+    };
+    const { value, grads } = tf.valueAndGrads(loss)([A, Bm]);
+    return [value, ...grads];
+  };
+  const fusedOps = { ...ops.composite, linear: ops.linear, linearT: ops.linearT, layerNorm: ops.layerNorm, geluTanh: ops.geluTanh, causalAttention: ops.causalAttention, crossEntropy: ops.crossEntropy };
+  const ref = await runOn('cpu', inputs, step(ops.composite));
+  const got = await runOn(FAST_BACKEND, inputs, step(fusedOps));
+  assertClose(got, ref, RTOL, ATOL, 'block step');
+});
