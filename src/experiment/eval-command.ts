@@ -15,7 +15,7 @@ import type { AdapterState } from '../adapters/state.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { UsageError } from '../util/errors.js';
 import { summaryMarkdown } from '../report/tables.js';
-import { openSession } from './session.js';
+import { encoderOf, openSession } from './session.js';
 import { prepareClients } from './prepare-data.js';
 import { evaluateClients, type ClientPrediction, type EvalAdapters, type ResultRow } from './run-method.js';
 import { methodDir } from './run-experiment.js';
@@ -36,13 +36,13 @@ export async function evalCommand(o: { run: string; maxInstances?: number; backe
   let evaluated = 0;
   for (const grouping of groupings)
     for (const seed of seeds) {
-      const clients = prepareClients(grouping.clients, config.data, tasks, { tokenizer: s.tokenizer, eosId: s.eosId, nPositions: s.model.config.nPositions }, seed);
+      const clients = prepareClients(grouping.clients, config.data, tasks, encoderOf(s), seed);
       for (const method of config.methods) {
         const dir = isSweep ? cellDir(o.run, { grouping: grouping.name, seed, method }) : methodDir(o.run, method);
         const adapters = method === 'base' ? undefined : readAdapters(dir, clients.map((c) => c.name), method);
         if (adapters === null) continue; // not trained (yet)
         const r = await evaluateClients(
-          { model: s.model, tokenizer: s.tokenizer, eosId: s.eosId, padId: s.padId, modelName: config.model, config, seed, grouping: grouping.name, method, clients, dir, quiet: o.quiet },
+          { session: s, modelName: config.model, config, seed, grouping: grouping.name, method, clients, dir, quiet: o.quiet },
           adapters,
         );
         rows.push(...r.rows);

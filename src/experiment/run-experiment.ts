@@ -10,7 +10,7 @@ import { writeResolvedConfig } from '../config/resolved.js';
 import { openTaskSource } from '../data/task-source.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { summaryMarkdown } from '../report/tables.js';
-import { openSession, type ModelSession } from './session.js';
+import { encoderOf, openSession, type ModelSession } from './session.js';
 import { prepareClients } from './prepare-data.js';
 import { runMethod, type ClientPrediction, type ResultRow, type RoundLog } from './run-method.js';
 import { writeLog, writePredictions, writeResultsCsv } from './results-files.js';
@@ -30,16 +30,13 @@ export async function runExperiment(loaded: LoadedConfig, o: TrainOptions, sessi
   if (!config.clients) throw new Error('runExperiment needs config.clients');
   writeResolvedConfig(o.out, config);
   const s = session ?? (await openSession(loaded.modelDir, config.backend));
-  const clients = prepareClients(config.clients, config.data, openTaskSource(config.data.tasks_dir), { tokenizer: s.tokenizer, eosId: s.eosId, nPositions: s.model.config.nPositions }, config.seed);
+  const clients = prepareClients(config.clients, config.data, openTaskSource(config.data.tasks_dir), encoderOf(s), config.seed);
   const rows: ResultRow[] = [];
   const preds: ClientPrediction[] = [];
   const log: RoundLog[] = [];
   for (const method of config.methods) {
     const outcome = await runMethod({
-      model: s.model,
-      tokenizer: s.tokenizer,
-      eosId: s.eosId,
-      padId: s.padId,
+      session: s,
       modelName: config.model,
       config,
       seed: config.seed,

@@ -6,8 +6,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { ExperimentConfig, MethodName } from '../config/schema.js';
-import type { GPT2 } from '../model/gpt2.js';
-import type { Tokenizer } from '../tokenizer/load.js';
+import type { ModelSession } from './session.js';
 import { adapterConfigFrom, type AdapterConfig } from '../adapters/config.js';
 import { InjectedAdapter, targetedLinears } from '../adapters/inject.js';
 import { initialState, type AdapterState } from '../adapters/state.js';
@@ -23,10 +22,8 @@ import { evaluateItems, scoreByTask, type Prediction } from './evaluate.js';
 import type { PreparedClient, TestItem } from './prepare-data.js';
 
 export interface MethodRunContext {
-  model: GPT2;
-  tokenizer: Tokenizer;
-  eosId: number;
-  padId: number;
+  /** The frozen model, its tokenizer and special ids (loaded once per process). */
+  session: Pick<ModelSession, 'model' | 'tokenizer' | 'eosId' | 'padId'>;
   /** How adapters name their base model (config.model). */
   modelName: string;
   config: ExperimentConfig;
@@ -113,14 +110,14 @@ async function train(ctx: MethodRunContext, adapter: InjectedAdapter, strategy: 
       const steps = stepsOf(ins.unit);
       const examples = examplesOf.get(ins.unit)!;
       const firstStep = round * steps;
-      const losses = await trainLocally(ctx.model, adapter.variables(ins.trainable), examples, Rng.derive(seed, 'batches', method, ins.unit, round), {
+      const losses = await trainLocally(ctx.session.model, adapter.variables(ins.trainable), examples, Rng.derive(seed, 'batches', method, ins.unit, round), {
         steps,
         batchSize: t.batch_size,
         lr: t.lr,
         warmupSteps: t.warmup_steps,
         firstStep,
         optimizer: { kind: t.optimizer, betas: t.betas, weightDecay: t.weight_decay, gradClip: t.grad_clip },
-        padId: ctx.padId,
+        padId: ctx.session.padId,
         where: `method ${method}, client ${ins.unit}, round ${round + 1}${ctx.grouping !== 'default' ? `, grouping ${ctx.grouping}` : ''}, seed ${seed}`,
         onStep: (loss) => progress.tick(`round ${round + 1}/${t.rounds} ${ins.unit} loss ${loss.toFixed(3)}`),
       });
@@ -169,16 +166,16 @@ export async function evaluateClients(ctx: MethodRunContext, adapters: EvalAdapt
   const items = ctx.clients.map((c) => limitPerTask(c.tests, config.eval.max_instances));
   const total = items.reduce((s, x) => s + x.length, 0);
   const progress = new Progress(`${ctx.grouping}/seed ${ctx.seed}/${method} eval`, total, { quiet: ctx.quiet });
-  const adapter = adapters ? new InjectedAdapter(ctx.model, adapters.config, adapters.stateFor(ctx.clients[0].name)) : undefined;
+  const adapter = adapters ? new InjectedAdapter(ctx.session.model, adapters.config, adapters.stateFor(ctx.clients[0].name)) : undefined;
   try {
     let before = 0;
     let ticked = 0;
     for (const [i, c] of ctx.clients.entries()) {
       if (adapter && adapters) adapter.load(adapters.stateFor(c.name));
-      const preds = await evaluateItems(ctx.model, ctx.tokenizer, items[i], {
+      const preds = await evaluateItems(ctx.session.model, ctx.session.tokenizer, items[i], {
         maxNewTokens: config.eval.max_new_tokens,
         batchSize: config.eval.batch_size,
-        eosId: ctx.eosId,
+        eosId: ctx.session.eosId,
         onBatch: (done) => {
           progress.tick(c.name, before + done - ticked);
           ticked = before + done;
@@ -203,9 +200,9 @@ export async function runMethod(ctx: MethodRunContext): Promise<MethodOutcome> {
   if (method !== 'base') {
     const personal = methodUsesPersonalFactor(method);
     const adapterCfg = adapterConfigFrom(config.adapter, personal);
-    const init = initialState(targetedLinears(ctx.model, adapterCfg.targets), adapterCfg.rank, personal, ctx.seed);
+    const init = initialState(targetedLinears(ctx.session.model, adapterCfg.targets), adapterCfg.rank, personal, ctx.seed);
     const strategy = createStrategy(method, ctx.clients.map((c) => ({ name: c.name, numExamples: c.examples.length })), init);
-    const adapter = new InjectedAdapter(ctx.model, adapterCfg, init);
+    const adapter = new InjectedAdapter(ctx.session.model, adapterCfg, init);
     try {
       log = await train(ctx, adapter, strategy);
     } finally {

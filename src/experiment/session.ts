@@ -8,6 +8,7 @@ import { loadGPT2 } from '../model/checkpoint.js';
 import type { GPT2 } from '../model/gpt2.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/load.js';
 import { UsageError } from '../util/errors.js';
+import type { Encoder } from './prepare-data.js';
 
 export interface ModelSession {
   backend: string;
@@ -28,4 +29,9 @@ export async function openSession(modelDir: string, backend: BackendName): Promi
   if (tokenizer.vocabSize > model.config.vocabSize)
     throw new UsageError(`${modelDir}: tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${model.config.vocabSize}`);
   return { backend: chosen.name, modelDir, model, tokenizer, eosId, padId: tokenizer.padTokenId ?? eosId };
+}
+
+/** What data preparation needs from a session. */
+export function encoderOf(s: Pick<ModelSession, 'model' | 'tokenizer' | 'eosId'>): Encoder {
+  return { tokenizer: s.tokenizer, eosId: s.eosId, nPositions: s.model.config.nPositions };
 }

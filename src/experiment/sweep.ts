@@ -17,7 +17,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { RunError, UsageError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import { summaryMarkdown } from '../report/tables.js';
-import { openSession, type ModelSession } from './session.js';
+import { encoderOf, openSession, type ModelSession } from './session.js';
 import { prepareClients, type PreparedClient } from './prepare-data.js';
 import { runMethod, type ResultRow, type RoundLog } from './run-method.js';
 import { jsonl, writeLog, writeResultsCsv } from './results-files.js';
@@ -104,16 +104,13 @@ export async function runSweep(loaded: LoadedConfig, o: SweepOptions, session?: 
   for (const cell of todo) {
     const key = `${cell.grouping.name}/${cell.seed}`;
     if (prepared?.key !== key)
-      prepared = { key, clients: prepareClients(cell.grouping.clients, config.data, tasks, { tokenizer: s.tokenizer, eosId: s.eosId, nPositions: s.model.config.nPositions }, cell.seed) };
+      prepared = { key, clients: prepareClients(cell.grouping.clients, config.data, tasks, encoderOf(s), cell.seed) };
     const dir = cellDir(o.out, cell);
     const t0 = Date.now();
     let outcome;
     try {
       outcome = await runMethod({
-        model: s.model,
-        tokenizer: s.tokenizer,
-        eosId: s.eosId,
-        padId: s.padId,
+        session: s,
         modelName: config.model,
         config,
         seed: cell.seed,
