@@ -23,7 +23,7 @@ function writeConfig(extra = ''): string {
     `name: e2e
 seed: 3
 model: ${modelDir}
-backend: tfjs-cpu
+backend: cpu
 data: { tasks_dir: builtin, train_per_task: 12, test_per_task: 4, max_source_tokens: 160, max_target_tokens: 12 }
 clients:
   - { name: a, tasks: [task205_remove_even_elements] }
@@ -95,4 +95,18 @@ test('a run interrupted after a round resumes from its checkpoint and ends where
   const resumed = readResultsCsv(join(cut, 'results.csv'));
   const reference = readResultsCsv(join(full, 'results.csv')).filter((r) => r.method === 'colora');
   assert.deepEqual(resumed, reference);
+});
+
+test('a non-finite loss stops the run naming method, client, round and step, and keeps what was written', async () => {
+  const cfg = writeConfig().replace(/exp\.yaml$/, 'nan.yaml');
+  writeFileSync(cfg, readFileSync(writeConfig(), 'utf8').replace('lr: 0.01', 'lr: 1.0e+30, grad_clip: 0').replace('methods: [base, local, fedavg, colora]', 'methods: [base, colora]'));
+  const out = join(mkdtempSync(join(tmpdir(), 'colora-run-')), 'run');
+  await assert.rejects(runExperiment(loadExperimentConfig(cfg), { out, quiet: true }), (e: unknown) => {
+    assert.ok(e instanceof Error);
+    assert.match(e.message, /non-finite loss .* at method colora, client a, round \d+, seed 3, step \d+ of 2/);
+    return true;
+  });
+  // the base model's results, written before colora started, are still there
+  const rows = readResultsCsv(join(out, 'results.csv'));
+  assert.ok(rows.length === 2 && rows.every((r) => r.method === 'base'));
 });
