@@ -1,5 +1,229 @@
-import { NotImplementedError } from '../util/errors.js';
+/**
+ * `colora bench`: LoRA training and greedy-generation throughput of a random-init GPT-2 on the
+ * workload of ../shared/bench/torch_reference.py (same defaults, same timing rules), through the
+ * code `colora train` runs: GPT2 (src/model), LoRA injection (src/adapters), trainLocally with
+ * AdamW and the batch loss (src/train), and the model's batched greedy generate with KV cache.
+ *
+ * Timing as the reference: training tokens/s = batch·(ctx − 1) / median step time over the steps
+ * after the first (warm-up; for an even count the upper median); generation tokens/s =
+ * batch·gen / the median of 3 runs (prompt of 64 tokens, then gen − 1 cached steps).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { InjectedAdapter, targetedLinears } from '../adapters/inject.js';
+import { initialState } from '../adapters/state.js';
+import type { BackendName } from '../config/schema.js';
+import type { GPT2Config } from '../model/config.js';
+import { generate } from '../model/generate.js';
+import { GPT2, gpt2ParamShapes } from '../model/gpt2.js';
+import type { Example } from '../train/batch.js';
+import { trainLocally } from '../train/local-training.js';
+import { UsageError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
+import { initBackend } from './backend.js';
+import { getBlas } from './blas.js';
+import { formatProfile, profileKernels, type Profile } from './profile.js';
+import { getSimd } from './simd/runtime.js';
 
-export async function benchCommand(_opts: Record<string, unknown>): Promise<void> {
-  throw new NotImplementedError('bench');
+export interface BenchOptions {
+  backend?: BackendName;
+  layers?: number;
+  d?: number;
+  heads?: number;
+  vocab?: number;
+  ctx?: number;
+  batch?: number;
+  rank?: number;
+  gen?: number;
+  steps?: number;
+  json?: boolean;
+  /** Also print a per-kernel profile of one training step and one generation (stderr). */
+  profile?: boolean;
+  seed?: number;
+}
+
+export interface Workload {
+  layers: number;
+  d: number;
+  heads: number;
+  vocab: number;
+  ctx: number;
+  batch: number;
+  rank: number;
+  gen: number;
+  steps: number;
+}
+
+export interface BenchResult {
+  impl: string;
+  backend: string;
+  tf_backend: string;
+  blas: string;
+  simd: boolean;
+  threads: string;
+  params: number;
+  train_tokens_per_s: number;
+  generate_tokens_per_s: number;
+  peak_rss_mb: number;
+  final_loss: number;
+  step_ms: number[];
+  generate_ms: number[];
+  model: Workload;
+  note?: string;
+  profile?: { train: Profile; generate: Profile };
+}
+
+const PROMPT = 64;
+const LORA_SCALE = 2; // the reference's LoRALinear scale (alpha / r)
+
+function workloadFrom(o: BenchOptions): Workload {
+  const w: Workload = {
+    layers: o.layers ?? 4,
+    d: o.d ?? 256,
+    heads: o.heads ?? 4,
+    vocab: o.vocab ?? 512,
+    ctx: o.ctx ?? 128,
+    batch: o.batch ?? 8,
+    rank: o.rank ?? 8,
+    gen: o.gen ?? 32,
+    steps: o.steps ?? 6,
+  };
+  if (w.d % w.heads !== 0) throw new UsageError(`--d ${w.d} is not a multiple of --heads ${w.heads}`);
+  if (w.ctx < 2) throw new UsageError(`--ctx ${w.ctx}: need at least 2 tokens (one input, one target)`);
+  if (w.steps < 2) throw new UsageError(`--steps ${w.steps}: need at least 2 (the first is warm-up)`);
+  return w;
+}
+
+/** The reference's median: sorted(times[1:])[len // 2] (upper median for an even count). */
+function timedMedian(times: number[]): number {
+  const t = times.slice(1).sort((a, b) => a - b);
+  return t[Math.floor(t.length / 2)];
+}
+
+/** GPT-2 initialisation as the reference: N(0, 0.02) matrices, zero biases, unit LayerNorm gains. */
+function randomModel(w: Workload, seed: number): GPT2 {
+  const config: GPT2Config = {
+    vocabSize: w.vocab,
+    nPositions: w.ctx + w.gen,
+    nEmbd: w.d,
+    nLayer: w.layers,
+    nHead: w.heads,
+    nInner: 4 * w.d,
+    activation: 'gelu_new',
+    layerNormEpsilon: 1e-5,
+    tieWordEmbeddings: true,
+  };
+  const rng = Rng.derive(seed, 'bench-init');
+  const arrays = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [name, shape] of gpt2ParamShapes(config)) {
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    if (/ln_(1|2|f)\.weight$/.test(name)) data.fill(1);
+    else if (shape.length >= 2) rng.fillNormal(data, 0.02);
+    arrays.set(name, { shape, data });
+  }
+  return GPT2.fromArrays(config, arrays);
+}
+
+export async function runBench(o: BenchOptions): Promise<BenchResult> {
+  const w = workloadFrom(o);
+  const seed = o.seed ?? 0;
+  const choice = await initBackend(o.backend ?? 'auto');
+  const model = randomModel(w, seed);
+  const adapterCfg = { rank: w.rank, alpha: LORA_SCALE * w.rank, targets: ['attn.c_attn'], dropout: 0, personal: false };
+  const adapter = new InjectedAdapter(model, adapterCfg, initialState(targetedLinears(model, adapterCfg.targets), w.rank, false, seed));
+  try {
+    const vars = adapter.variables(['A', 'B']);
+    const rng = Rng.derive(seed, 'bench-data');
+    const tokens = Array.from({ length: w.batch }, () => Array.from({ length: w.ctx }, () => rng.int(0, w.vocab - 1)));
+    const examples: Example[] = tokens.map((seq) => ({ promptIds: seq.slice(0, 1), targetIds: seq.slice(1) }));
+    const trainOpts = (steps: number, onStep?: (loss: number) => void) => ({
+      steps,
+      batchSize: w.batch,
+      lr: 1e-3,
+      warmupSteps: 0,
+      firstStep: 0,
+      optimizer: { kind: 'adamw' as const, betas: [0.9, 0.999] as [number, number], weightDecay: 0.01, gradClip: 0 },
+      padId: 0,
+      where: 'bench',
+      onStep,
+    });
+
+    const stepMs: number[] = [];
+    let last = performance.now();
+    const losses = await trainLocally(model, vars, examples, Rng.derive(seed, 'bench-batches'), trainOpts(w.steps, () => {
+      const now = performance.now();
+      stepMs.push(now - last);
+      last = now;
+    }));
+
+    const prompts = tokens.map((seq) => seq.slice(0, Math.min(PROMPT, w.ctx)));
+    const genMs: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      const t0 = performance.now();
+      await generate(model, prompts, { maxNewTokens: w.gen, ignoreEos: true });
+      genMs.push(performance.now() - t0);
+    }
+
+    let profile: BenchResult['profile'];
+    if (o.profile) {
+      const train = await profileKernels(async () => {
+        await trainLocally(model, vars, examples, Rng.derive(seed, 'bench-profile'), trainOpts(1));
+      });
+      const gen = await profileKernels(async () => {
+        await generate(model, prompts, { maxNewTokens: w.gen, ignoreEos: true });
+      });
+      profile = { train, generate: gen };
+    }
+
+    const params = [...model.namedParams().values()].reduce((s, t) => s + t.size, 0) + vars.reduce((s, v) => s + v.size, 0);
+    const sortedGen = genMs.slice().sort((a, b) => a - b);
+    const blas = getBlas();
+    return {
+      impl: 'colora',
+      backend: choice.name,
+      tf_backend: tf.getBackend(),
+      blas: choice.name === 'cpu' ? blas.kind : 'n/a',
+      simd: choice.name === 'cpu' && getSimd() !== undefined,
+      threads: process.env.OPENBLAS_NUM_THREADS ?? 'default',
+      params,
+      train_tokens_per_s: round1((w.batch * (w.ctx - 1) * 1000) / timedMedian(stepMs)),
+      generate_tokens_per_s: round1((w.batch * w.gen * 1000) / sortedGen[1]),
+      peak_rss_mb: round1(process.resourceUsage().maxRSS / 1024),
+      final_loss: Math.round(losses[losses.length - 1] * 1e6) / 1e6,
+      step_ms: stepMs.map(round1),
+      generate_ms: genMs.map(round1),
+      model: w,
+      ...(choice.note ? { note: choice.note } : {}),
+      ...(profile ? { profile } : {}),
+    };
+  } finally {
+    adapter.remove();
+    model.dispose();
+  }
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+export async function benchCommand(opts: Record<string, unknown>): Promise<void> {
+  const o = opts as BenchOptions;
+  const profile = o.profile ?? process.env.COLORA_BENCH_PROFILE === '1';
+  const r = await runBench({ ...o, profile });
+  if (r.profile) {
+    process.stderr.write(`${formatProfile('train step', r.profile.train)}\n${formatProfile(`generate ${r.model.gen} tokens`, r.profile.generate)}\n`);
+  }
+  if (o.json) {
+    const { profile: _p, ...rest } = r;
+    process.stdout.write(`${JSON.stringify(rest)}\n`);
+    return;
+  }
+  const m = r.model;
+  const lines = [
+    `colora bench: backend ${r.backend} (tfjs '${r.tf_backend}'${r.backend === 'cpu' ? `, BLAS ${r.blas}, SIMD ${r.simd ? 'on' : 'off'}` : ''})`,
+    `workload: ${m.layers} layers, d ${m.d}, ${m.heads} heads, vocab ${m.vocab}, ctx ${m.ctx}, batch ${m.batch}, LoRA rank ${m.rank}; ${r.params} parameters`,
+    `train:    ${r.train_tokens_per_s} tokens/s (median of ${m.steps - 1} steps after warm-up; steps ${r.step_ms.join(', ')} ms), loss ${r.final_loss}`,
+    `generate: ${r.generate_tokens_per_s} tokens/s (${m.gen} tokens after a ${Math.min(PROMPT, m.ctx)}-token prompt, batch ${m.batch}; runs ${r.generate_ms.join(', ')} ms)`,
+    `peak RSS: ${r.peak_rss_mb} MB`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
 }
