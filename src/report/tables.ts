@@ -24,7 +24,7 @@ function fmt(m: number, s: number, withStd: boolean): string {
   return withStd ? `${m.toFixed(1)} ± ${s.toFixed(1)}` : m.toFixed(1);
 }
 
-function table(header: string[], rows: string[][]): string {
+export function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map((h, i) => (i === 0 ? '---' : '---:'))), ...rows.map(line)].join('\n');
 }
@@ -55,7 +55,33 @@ export function methodScores(rows: readonly ResultRow[]): MethodScore[] {
   return out;
 }
 
-export function summaryMarkdown(title: string, rows: readonly ResultRow[], notes: string[] = []): string {
+/** What a full report adds to the tables: sections before and after them, lines under a grouping's heading. */
+export interface SummaryExtras {
+  before?: string[];
+  groupingNotes?: ReadonlyMap<string, string[]>;
+  after?: string[];
+}
+
+/** One line per grouping (with its measured task similarity where known), one column per method: Rouge-L (± std over seeds). */
+export function overviewTable(rows: readonly ResultRow[], groupings: readonly string[], similarity: ReadonlyMap<string, number> = new Map()): string {
+  const scores = methodScores(rows);
+  const methods = uniq(rows.map((r) => r.method));
+  const multiSeed = scores.some((s) => s.seeds > 1);
+  const withSim = similarity.size > 0;
+  return table(
+    ['grouping', ...(withSim ? ['task similarity'] : []), ...methods],
+    groupings.map((g) => {
+      const sim = similarity.get(g);
+      const cells = methods.map((m) => {
+        const s = scores.find((x) => x.grouping === g && x.method === m);
+        return s ? fmt(s.rougeL, s.rougeLStd, multiSeed) : '–';
+      });
+      return [g, ...(withSim ? [sim !== undefined && Number.isFinite(sim) ? sim.toFixed(2) : '–'] : []), ...cells];
+    }),
+  );
+}
+
+export function summaryMarkdown(title: string, rows: readonly ResultRow[], notes: string[] = [], extras: SummaryExtras = {}): string {
   const scores = methodScores(rows);
   const groupings = uniq(rows.map((r) => r.grouping));
   const methods = uniq(rows.map((r) => r.method));
@@ -66,9 +92,12 @@ export function summaryMarkdown(title: string, rows: readonly ResultRow[], notes
     `Mean over each client's test instances per task, then over tasks${multiSeed ? '; ± is the standard deviation over seeds' : ''}. Scores ×100 (NI-official Rouge-L and exact match).`,
     '',
   );
+  if (extras.before?.length) parts.push(...extras.before, '');
   for (const g of groupings) {
     const gs = scores.filter((s) => s.grouping === g);
     parts.push(`## ${groupings.length > 1 || g !== 'default' ? `Grouping: ${g}` : 'Methods'}`, '');
+    const gNotes = extras.groupingNotes?.get(g);
+    if (gNotes?.length) parts.push(...gNotes, '');
     parts.push(
       table(
         ['method', 'Rouge-L', 'exact match', 'seeds'],
@@ -101,6 +130,7 @@ export function summaryMarkdown(title: string, rows: readonly ResultRow[], notes
       '',
     );
   }
+  if (extras.after?.length) parts.push(...extras.after, '');
   return parts.join('\n');
 }
 

@@ -1,0 +1,148 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeResolvedConfig } from '../src/config/resolved.js';
+import { writeLog, writeResultsCsv } from '../src/experiment/results-files.js';
+import type { ResultRow, RoundLog } from '../src/experiment/run-method.js';
+import { writeSimilarityCsv, readSimilarityCsv } from '../src/report/similarity-files.js';
+import type { SimilarityRow } from '../src/report/subspace-similarity.js';
+import { reportCommand, writeReport } from '../src/report/report-command.js';
+import { focusTasks } from '../src/report/plots.js';
+import { loadRunData } from '../src/report/run-data.js';
+import { UsageError } from '../src/util/errors.js';
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+const T205 = 'task205_remove_even_elements';
+const GROUPINGS = [
+  { name: 'similar', clients: [{ name: 'c205', tasks: [T205] }, { name: 'c369', tasks: ['task369_synthetic_remove_odds'] }] },
+  { name: 'dissimilar', clients: [{ name: 'c205', tasks: [T205] }, { name: 'c376', tasks: ['task376_reverse_order_of_words'] }] },
+];
+const METHODS = ['base', 'local', 'fedavg', 'colora'] as const;
+const SEEDS = [0, 1];
+
+function config(groupings = GROUPINGS, methods: readonly string[] = METHODS) {
+  return {
+    name: 'synthetic',
+    seed: 0,
+    model: 'builtin:tiny-ni',
+    data: { tasks_dir: 'builtin', train_per_task: 32, test_per_task: 24 },
+    adapter: { rank: 4, alpha: 8, targets: ['attn.c_attn'] },
+    methods,
+    train: { rounds: 3, local_steps: 2 },
+    sweep: { groupings, seeds: SEEDS },
+  };
+}
+
+/** A sweep directory with made-up but well-formed results, log and similarity rows. */
+function syntheticSweep(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'colora-report-'));
+  writeResolvedConfig(dir, config());
+  const rows: ResultRow[] = [];
+  const log: RoundLog[] = [];
+  const sim: SimilarityRow[] = [];
+  for (const g of GROUPINGS)
+    for (const seed of SEEDS)
+      for (const [mi, method] of METHODS.entries()) {
+        for (const c of g.clients)
+          rows.push({ grouping: g.name, seed, method, client: c.name, task: c.tasks[0], rougeL: 20 + 10 * mi + seed + (g.name === 'similar' ? 5 : 0), exact_match: 5 * mi, n_test: 24 });
+        if (method === 'base') continue;
+        for (let round = 1; round <= 3; round++)
+          for (const c of g.clients) log.push({ grouping: g.name, seed, method, round, client: c.name, steps: 2, loss_mean: 2 / round + mi * 0.1, loss_last: 1.5 / round, lr: 0.003, seconds: 1 });
+        for (const layer of ['h.0.attn.c_attn', 'h.1.attn.c_attn'])
+          for (const k of [1, 4])
+            sim.push({ grouping: g.name, seed, method, layer, client_a: g.clients[0].name, client_b: g.clients[1].name, k, value: g.name === 'similar' ? 0.6 : 0.1 });
+      }
+  writeResultsCsv(join(dir, 'results.csv'), rows);
+  writeLog(join(dir, 'log.jsonl'), log);
+  writeSimilarityCsv(join(dir, 'similarity.csv'), sim);
+  return dir;
+}
+
+test('similarity.csv round-trips', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'colora-simcsv-'));
+  try {
+    const rows: SimilarityRow[] = [{ grouping: 'g', seed: 1, method: 'colora', layer: 'h.0.attn.c_attn', client_a: 'a', client_b: 'b', k: 8, value: 0.1234567 }];
+    writeSimilarityCsv(join(dir, 's.csv'), rows);
+    assert.equal(readFileSync(join(dir, 's.csv'), 'utf8'), 'grouping,seed,method,layer,client_a,client_b,k,value\ng,1,colora,h.0.attn.c_attn,a,b,8,0.123457\n');
+    assert.deepEqual(readSimilarityCsv(join(dir, 's.csv')), [{ ...rows[0], value: 0.123457 }]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('report: summary with overview, task similarity and ± std; five figures as SVG with titles and legends, and PNG', async () => {
+  const dir = syntheticSweep();
+  try {
+    const r = await writeReport(dir);
+    assert.deepEqual(r.plots.skipped, []);
+    const names = r.plots.figures.map((f) => f.name);
+    assert.deepEqual(names, [`partner-groups_${T205}`, 'score-vs-similarity', 'colora-minus-baselines', 'subspace-similarity', 'training-loss']);
+    assert.deepEqual(readdirSync(join(dir, 'plots')).sort(), names.flatMap((n) => [`${n}.png`, `${n}.svg`]).sort(), 'no temp files');
+    for (const n of names) {
+      const svg = readFileSync(join(dir, 'plots', `${n}.svg`), 'utf8');
+      assert.match(svg, /^<svg[\s>][\s\S]*<\/svg>\s*$/, n);
+      assert.deepEqual(readFileSync(join(dir, 'plots', `${n}.png`)).subarray(0, 8), PNG_SIGNATURE, n);
+    }
+    const svg = (n: string) => readFileSync(join(dir, 'plots', `${n}.svg`), 'utf8');
+    const fig2 = svg(`partner-groups_${T205}`);
+    for (const s of [`Rouge-L on ${T205} (×100)`, 'partner group (grouping)', '>local LoRA (trained alone)<', '>CoLoRA<', '>FedAvg-LoRA<', '>similar<', '>dissimilar<']) assert.ok(fig2.includes(s), `Figure 2 shows ${s}`);
+    const fig3 = svg('score-vs-similarity');
+    for (const s of ['task similarity of the grouping (mean pairwise, 0–1)', 'mean Rouge-L over clients (×100)', '>base model (zero-shot)<', '>similar (0.']) assert.ok(fig3.includes(s), `Figure 3 shows ${s}`);
+    const fig4 = svg('colora-minus-baselines');
+    for (const s of ['Δ Rouge-L, CoLoRA − baseline (×100 points)', '>FedAvg-LoRA<', '>local LoRA (trained alone)<']) assert.ok(fig4.includes(s), `Figure 4 shows ${s}`);
+    assert.ok(!fig4.includes('>CoLoRA<'), 'CoLoRA is not its own baseline');
+    const fig5 = svg('subspace-similarity');
+    for (const s of ['subspace similarity (0–1)', 'block (attn.c_attn)', '>similar tasks (≥ 0.5)<', '>dissimilar tasks (&lt; 0.5)<', '>1<']) assert.ok(fig5.includes(s), `Figure 5 shows ${s}`);
+    const loss = svg('training-loss');
+    for (const s of ['training loss (nats/token)', 'cross-entropy per target token', '>round<', '>CoLoRA<']) assert.ok(loss.includes(s), `loss figure shows ${s}`);
+
+    const md = readFileSync(join(dir, 'summary.md'), 'utf8');
+    assert.match(md, /Sweep `synthetic`: 16 of 16 cells finished/);
+    // colora (mi = 3): per seed 50 + seed (+5 for similar) → similar 55.5 ± 0.7.
+    assert.match(md, /\| similar \| 0\.\d\d \| 25\.5 ± 0\.7 \| 35\.5 ± 0\.7 \| 45\.5 ± 0\.7 \| 55\.5 ± 0\.7 \|/);
+    assert.match(md, /\| dissimilar \| 0\.0\d \| 20\.5 ± 0\.7 \|/);
+    assert.match(md, /Measured task similarity 0\.\d\d \(client pairs: c205–c369 0\.\d\d\)/);
+    assert.match(md, /\| fedavg \| \+10\.0 \|/, 'CoLoRA minus FedAvg');
+    assert.match(md, /\| similar \| colora \| 0\.600 \| 0\.600 \|/, 'subspace table');
+    assert.match(md, /\[plots\/score-vs-similarity\.svg\]\(plots\/score-vs-similarity\.svg\)/);
+    const taskSim = readFileSync(join(dir, 'task-similarity.csv'), 'utf8').trim().split('\n');
+    assert.equal(taskSim[0], 'grouping,client_a,client_b,value');
+    assert.equal(taskSim.length, 3);
+    const sim = (g: string) => Number(taskSim.find((l) => l.startsWith(g + ','))!.split(',')[3]);
+    assert.ok(sim('similar') > 0.5 && sim('dissimilar') < 0.1, taskSim.join(' / '));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('report skips, with a reason, the figures a single-grouping run has no data for', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'colora-report-one-'));
+  try {
+    writeResolvedConfig(dir, { ...config([GROUPINGS[0]], ['local', 'fedavg']), sweep: undefined, clients: GROUPINGS[0].clients });
+    writeResultsCsv(join(dir, 'results.csv'), [{ grouping: 'default', seed: 0, method: 'local', client: 'c205', task: T205, rougeL: 40, exact_match: 10, n_test: 24 }]);
+    const r = await writeReport(dir);
+    assert.deepEqual(r.plots.figures.map((f) => f.name), []);
+    const md = readFileSync(join(dir, 'summary.md'), 'utf8');
+    for (const s of ['Partner groups (Figure 2): skipped', '(Figure 3) (`score-vs-similarity`): skipped', 'CoLoRA is not among the methods', 'no similarity.csv rows', 'log.jsonl holds no training rounds']) assert.ok(md.includes(s), s);
+    assert.match(md, /Run `synthetic`/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the focus task is the one every grouping holds; report on a non-run directory is a usage error', async () => {
+  const dir = syntheticSweep();
+  try {
+    assert.deepEqual(focusTasks(loadRunData(dir)), [T205]);
+    writeResolvedConfig(dir, config([GROUPINGS[0], { name: 'other', clients: [{ name: 'x', tasks: ['task376_reverse_order_of_words'] }] }]));
+    assert.deepEqual(focusTasks(loadRunData(dir)), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const empty = mkdtempSync(join(tmpdir(), 'colora-report-empty-'));
+  await assert.rejects(reportCommand({ run: empty }), (e) => e instanceof UsageError && /no config\.resolved\.yaml/.test(e.message));
+  assert.ok(!existsSync(join(empty, 'summary.md')));
+  rmSync(empty, { recursive: true, force: true });
+});
