@@ -4,7 +4,9 @@
  * cells/<grouping>/seed-<seed>/<method>/cell.json (its rows and round log; the commit point) next
  * to its adapters and predictions; results.csv and log.jsonl are rebuilt from the finished cells
  * in a fixed order after every cell, so a sweep killed at any moment loses at most the cell in
- * flight, and `--resume` gives byte-identical files. (The cell in flight itself resumes at its
+ * flight, and `--resume` gives byte-identical files. similarity.csv (subspace similarity of the
+ * clients' updates, computed per cell) is rebuilt the same way; at the end, writeReport draws
+ * summary.md and plots/. (The cell in flight itself resumes at its
  * last finished round.)
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -17,6 +19,9 @@ import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { RunError, UsageError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import { summaryMarkdown } from '../report/tables.js';
+import { subspaceSimilarityRows, type SimilarityRow } from '../report/subspace-similarity.js';
+import { writeSimilarityCsv } from '../report/similarity-files.js';
+import { writeReport } from '../report/report-command.js';
 import { encoderOf, openSession, type ModelSession } from './session.js';
 import { prepareClients, type PreparedClient } from './prepare-data.js';
 import { runMethod, type ResultRow, type RoundLog } from './run-method.js';
@@ -35,6 +40,8 @@ export interface CellRecord {
   method: MethodName;
   rows: ResultRow[];
   log: RoundLog[];
+  /** Column-subspace similarity of the clients' updates (similarity.csv); absent for `base`. */
+  similarity?: SimilarityRow[];
   seconds: number;
 }
 
@@ -81,6 +88,7 @@ function writeSweepFiles(out: string, config: ExperimentConfig, cells: readonly 
   const log = done.flatMap((d) => d.log);
   writeResultsCsv(join(out, 'results.csv'), rows);
   writeLog(join(out, 'log.jsonl'), log);
+  writeSimilarityCsv(join(out, 'similarity.csv'), done.flatMap((d) => d.similarity ?? []));
   const note = `Sweep \`${config.name}\`: ${done.length} of ${cells.length} cells finished, model \`${config.model}\`, tasks from \`${config.data.tasks_dir}\`, backend \`${backend}\`.`;
   writeFileAtomic(join(out, 'summary.md'), summaryMarkdown(config.name, rows, [note]));
   return { rows, log };
@@ -130,7 +138,9 @@ export async function runSweep(loaded: LoadedConfig, o: SweepOptions, session?: 
     }
     writeFileAtomic(join(dir, 'predictions.jsonl'), jsonl(outcome.predictions));
     const seconds = (Date.now() - t0) / 1000;
-    const record: CellRecord = { grouping: cell.grouping.name, seed: cell.seed, method: cell.method, rows: outcome.rows, log: outcome.log, seconds };
+    const a = outcome.adapters;
+    const similarity = a ? subspaceSimilarityRows({ grouping: cell.grouping.name, seed: cell.seed, method: cell.method }, a.states, a.config.rank, a.config.alpha / a.config.rank, [1, a.config.rank]) : undefined;
+    const record: CellRecord = { grouping: cell.grouping.name, seed: cell.seed, method: cell.method, rows: outcome.rows, log: outcome.log, similarity, seconds };
     writeJsonAtomic(join(dir, 'cell.json'), record);
     writeSweepFiles(o.out, config, cells, s.backend);
     const rl = outcome.rows.reduce((a, r) => a + r.rougeL, 0) / Math.max(1, outcome.rows.length);
@@ -139,6 +149,12 @@ export async function runSweep(loaded: LoadedConfig, o: SweepOptions, session?: 
   }
   progress.stop();
   const { rows, log } = writeSweepFiles(o.out, config, cells, s.backend);
+  try {
+    await writeReport(o.out, { notes: [`Backend \`${s.backend}\`.`] });
+  } catch (e) {
+    // The results are complete; a failed figure must not fail the sweep (`colora report` retries).
+    progress.log(`colora: report not written: ${(e as Error).message}`);
+  }
   const expectations = checkExpectations(config.expect, rows, log, nanStopped);
   return { rows, log, expectations, nanStopped };
 }
