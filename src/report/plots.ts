@@ -98,7 +98,7 @@ export function groupedBarChart(o: {
   const xs = uniq(o.data.map((r) => r[o.x.field]));
   const colors = uniq(o.data.map((r) => r[o.color.field]));
   const long = xs.some((x) => String(x).length > 12);
-  const x = { field: o.x.field, type: 'nominal', title: o.x.title, sort: xs, axis: { labelAngle: long ? -30 : 0 } };
+  const x = { field: o.x.field, type: 'nominal', title: o.x.title, sort: xs, axis: long ? { labelAngle: -30, labelAlign: 'right' } : { labelAngle: 0 } };
   const y = { field: o.y.field, type: 'quantitative', title: o.y.title };
   const layer: Record<string, unknown>[] = [
     { mark: { type: 'bar' }, encoding: { x, y, xOffset: { field: o.color.field, sort: colors }, color: { field: o.color.field, type: 'nominal', title: o.color.title, sort: colors } } },
@@ -127,17 +127,28 @@ export function focusTasks(d: RunData): string[] {
   return [...sets[0]].filter((t) => sets.every((s) => s.has(t)));
 }
 
+/** Mean measured similarity between the clients holding `task` and the other clients of a grouping. */
+function partnerSimilarity(d: RunData, grouping: string, task: string): number | undefined {
+  const g = d.groupings.find((x) => x.name === grouping)!;
+  const holders = new Set(g.clients.filter((c) => c.tasks.includes(task)).map((c) => c.name));
+  const pairs = (d.taskSimilarity.get(grouping)?.pairs ?? []).filter((p) => holders.has(p.a) !== holders.has(p.b));
+  return pairs.length ? mean(pairs.map((p) => p.value)) : undefined;
+}
+
 function partnerGroups(d: RunData, task: string): ChartSpec | undefined {
   const data: Row[] = [];
-  for (const g of d.groupings)
+  for (const g of d.groupings) {
+    const sim = partnerSimilarity(d, g.name, task);
+    const x = sim === undefined ? g.name : `${g.name} (${sim.toFixed(2)})`;
     for (const m of d.config.methods) {
       const s = seedStat(d, (r) => r.grouping === g.name && r.method === m && r.task === task);
-      if (s) data.push({ grouping: g.name, method: label(m), rougeL: r2(s.mean), lo: r2(s.lo), hi: r2(s.hi) });
+      if (s) data.push({ grouping: x, method: label(m), rougeL: r2(s.mean), lo: r2(s.lo), hi: r2(s.hi) });
     }
+  }
   if (uniq(data.map((r) => r.grouping)).length < 2) return undefined;
   return groupedBarChart({
     title: `${task}: trained with different partner groups vs trained alone`,
-    subtitle: [setupLine(d), spreadNote(d)],
+    subtitle: [setupLine(d), `${spreadNote(d)}; in parentheses: measured task similarity to the partners (mean)`],
     data,
     x: { field: 'grouping', title: 'partner group (grouping)' },
     y: { field: 'rougeL', title: `Rouge-L on ${task} (×100)` },
