@@ -12,6 +12,7 @@ import { reportCommand, writeReport } from '../src/report/report-command.js';
 import { focusTasks } from '../src/report/plots.js';
 import { loadRunData } from '../src/report/run-data.js';
 import { UsageError } from '../src/util/errors.js';
+import { saveAdapter } from '../src/adapters/peft-io.js';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const T205 = 'task205_remove_even_elements';
@@ -145,4 +146,29 @@ test('the focus task is the one every grouping holds; report on a non-run direct
   await assert.rejects(reportCommand({ run: empty }), (e) => e instanceof UsageError && /no config\.resolved\.yaml/.test(e.message));
   assert.ok(!existsSync(join(empty, 'summary.md')));
   rmSync(empty, { recursive: true, force: true });
+});
+
+test('a run without similarity.csv gets it from its saved adapters (colora train layout)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'colora-report-adapters-'));
+  try {
+    const clients = GROUPINGS[0].clients;
+    writeResolvedConfig(dir, { ...config([GROUPINGS[0]], ['local', 'colora']), sweep: undefined, clients });
+    const r = 2;
+    const A = Float32Array.from([1, 0, 0, 0, 1, 0]); // r × in = 2 × 3
+    const e = (i: number) => Float32Array.from({ length: 4 * r }, (_, k) => (k === i * r ? 1 : k === ((i + 1) % 4) * r + 1 ? 1 : 0)); // out = 4: columns e_i, e_{i+1}
+    const save = (method: string, personal: boolean, Bs: Float32Array[]) =>
+      clients.forEach((c, i) =>
+        saveAdapter(join(dir, 'methods', method, 'adapters', c.name), { rank: r, alpha: 4, targets: ['attn.c_attn'], dropout: 0, personal }, new Map([['h.0.attn.c_attn', { A, B: Bs[i], ...(personal ? { S: Float32Array.from([2, 1, 0, 1]) } : {}) }]]), 'm'),
+      );
+    save('local', false, [e(0), e(2)]); // span(e0, e1) vs span(e2, e3): orthogonal
+    save('colora', true, [e(0), e(0)]); // same B: same column space
+    await writeReport(dir);
+    const rows = readSimilarityCsv(join(dir, 'similarity.csv'));
+    const v = (m: string, k: number) => rows.find((x) => x.method === m && x.k === k)!.value;
+    assert.equal(rows.length, 4);
+    assert.ok(Math.abs(v('local', 2)) < 1e-9);
+    assert.ok(Math.abs(v('colora', 2) - 1) < 1e-9);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
