@@ -79,7 +79,7 @@ test('report: summary with overview, task similarity and ± std; five figures as
     const r = await writeReport(dir);
     assert.deepEqual(r.plots.skipped, []);
     const names = r.plots.figures.map((f) => f.name);
-    assert.deepEqual(names, [`partner-groups_${T205}`, 'score-vs-similarity', 'colora-minus-baselines', 'subspace-similarity', 'training-loss']);
+    assert.deepEqual(names, [`partner-groups_${T205}`, 'score-vs-similarity', 'gain-vs-similarity', 'colora-minus-baselines', 'subspace-similarity', 'training-loss']);
     assert.deepEqual(readdirSync(join(dir, 'plots')).sort(), names.flatMap((n) => [`${n}.png`, `${n}.svg`]).sort(), 'no temp files');
     for (const n of names) {
       const svg = readFileSync(join(dir, 'plots', `${n}.svg`), 'utf8');
@@ -91,6 +91,9 @@ test('report: summary with overview, task similarity and ± std; five figures as
     for (const s of [`Rouge-L on ${T205} (×100)`, 'partner group (grouping)', '>local LoRA (trained alone)<', '>CoLoRA<', '>FedAvg-LoRA<', '>similar (0.', '>dissimilar (0.0', 'measured task similarity to the partners']) assert.ok(fig2.includes(s), `Figure 2 shows ${s}`);
     const fig3 = svg('score-vs-similarity');
     for (const s of ['task similarity of the grouping (mean pairwise, 0–1)', 'mean Rouge-L over clients (×100)', '>base model (zero-shot)<', '>similar (0.']) assert.ok(fig3.includes(s), `Figure 3 shows ${s}`);
+    const gain = svg('gain-vs-similarity');
+    for (const s of ['Δ Rouge-L vs local LoRA (×100 points)', '>CoLoRA<', '>FedAvg-LoRA<']) assert.ok(gain.includes(s), `gain figure shows ${s}`);
+    assert.ok(!gain.includes('>local LoRA (trained alone)<') && !gain.includes('>base model'), 'only collaborative methods');
     const fig4 = svg('colora-minus-baselines');
     for (const s of ['Δ Rouge-L, CoLoRA − baseline (×100 points)', '>FedAvg-LoRA<', '>local LoRA (trained alone)<']) assert.ok(fig4.includes(s), `Figure 4 shows ${s}`);
     assert.ok(!fig4.includes('>CoLoRA<'), 'CoLoRA is not its own baseline');

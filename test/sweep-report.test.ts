@@ -43,7 +43,7 @@ sweep:
     const md = readFileSync(join(out, 'summary.md'), 'utf8');
     assert.match(md, /\| similar \| 0\.\d\d \|/);
     assert.match(md, /Backend `/);
-    for (const f of ['partner-groups_task205_remove_even_elements', 'score-vs-similarity', 'colora-minus-baselines', 'subspace-similarity', 'training-loss'])
+    for (const f of ['partner-groups_task205_remove_even_elements', 'score-vs-similarity', 'gain-vs-similarity', 'colora-minus-baselines', 'subspace-similarity', 'training-loss'])
       for (const ext of ['svg', 'png']) assert.ok(existsSync(join(out, 'plots', `${f}.${ext}`)), `${f}.${ext}`);
     assert.ok(existsSync(join(out, 'task-similarity.csv')));
   } finally {

@@ -3,7 +3,7 @@
  *  - partner-groups_<task>: one task's Rouge-L trained with different partner groups vs trained
  *    alone (the paper's Figure 2); drawn for every task that every grouping holds;
  *  - score-vs-similarity: mean Rouge-L per method against the measured task similarity of each
- *    grouping (Figure 3);
+ *    grouping (Figure 3), and gain-vs-similarity: the same minus local LoRA of the same seed;
  *  - colora-minus-baselines: CoLoRA minus each baseline per grouping (Figure 4);
  *  - subspace-similarity: column-subspace similarity of client updates per layer, similar vs
  *    dissimilar client pairs, per method (Figure 5);
@@ -38,6 +38,35 @@ export const METHOD_LABELS: Record<string, string> = {
   ffa: 'FFA-LoRA',
 };
 const label = (m: string) => METHOD_LABELS[m] ?? m;
+
+/** One colour per method in every figure (Tableau 10), so a method reads the same across charts. */
+const METHOD_COLORS: Record<string, string> = {
+  base: '#9d9da1',
+  local: '#f58518',
+  fedavg: '#4c78a8',
+  colora: '#e45756',
+  centralized: '#54a24b',
+  ffa: '#b279a2',
+};
+
+/** Pin the colour scale of every `method`/`baseline` colour encoding in `spec` to METHOD_COLORS (only the methods in its data). */
+function methodColors(spec: ChartSpec): ChartSpec {
+  const values = ((spec as { data?: { values?: Row[] } }).data?.values ?? []) as Row[];
+  const visit = (o: unknown): void => {
+    if (!o || typeof o !== 'object') return;
+    const rec = o as Record<string, unknown>;
+    const color = (rec.encoding as Record<string, unknown> | undefined)?.color as Record<string, unknown> | undefined;
+    if (color && (color.field === 'method' || color.field === 'baseline')) {
+      const shown = new Set(values.map((r) => r[color.field as string]));
+      const ms = Object.keys(METHOD_COLORS).filter((m) => shown.has(label(m)));
+      color.scale = { domain: ms.map(label), range: ms.map((m) => METHOD_COLORS[m]) };
+    }
+    for (const v of Object.values(rec)) if (Array.isArray(v)) v.forEach(visit);
+    else if (v && typeof v === 'object') visit(v);
+  };
+  visit(spec);
+  return spec;
+}
 
 type Row = Record<string, string | number | null>;
 
@@ -158,15 +187,35 @@ function partnerGroups(d: RunData, task: string): ChartSpec | undefined {
   });
 }
 
-function scoreVsSimilarity(d: RunData): ChartSpec | string {
+/** Per seed: a method's mean Rouge-L in a grouping, minus the same seed's `relativeTo` mean when given. */
+function perSeed(d: RunData, grouping: string, method: string, relativeTo?: string): number[] {
+  const out: number[] = [];
+  for (const seed of d.seeds) {
+    const m = seedStat(d, (r) => r.grouping === grouping && r.seed === seed && r.method === method);
+    const ref = relativeTo === undefined ? undefined : seedStat(d, (r) => r.grouping === grouping && r.seed === seed && r.method === relativeTo);
+    if (m && (relativeTo === undefined || ref)) out.push(m.mean - (ref?.mean ?? 0));
+  }
+  return out;
+}
+
+/**
+ * Figure 3: per method, mean Rouge-L (or, with `gain`, its difference to local LoRA of the same
+ * seed: the benefit of training together) against the grouping's measured task similarity.
+ */
+function scoreVsSimilarity(d: RunData, gain: boolean): ChartSpec | string {
   const sims = d.groupings.map((g) => ({ grouping: g.name, sim: d.taskSimilarity.get(g.name)?.mean ?? NaN }));
   const known = sims.filter((s) => Number.isFinite(s.sim));
   if (known.length < 2) return d.taskSimilarity.size === 0 ? 'the task similarity of the groupings could not be measured' : 'needs at least two groupings of two or more clients';
+  if (gain && !d.config.methods.includes('local')) return 'local LoRA is not among the methods';
+  const methods = d.config.methods.filter((m) => !gain || (m !== 'local' && m !== 'base'));
+  if (!methods.length) return 'no collaborative method among the methods';
   const data: Row[] = [];
   for (const { grouping, sim } of known)
-    for (const m of d.config.methods) {
-      const s = seedStat(d, (r) => r.grouping === grouping && r.method === m);
-      if (s) data.push({ similarity: Math.round(sim * 1000) / 1000, grouping, method: label(m), rougeL: r2(s.mean), lo: r2(s.lo), hi: r2(s.hi) });
+    for (const m of methods) {
+      const xs = perSeed(d, grouping, m, gain ? 'local' : undefined);
+      if (!xs.length) continue;
+      const s = stat(xs);
+      data.push({ similarity: Math.round(sim * 1000) / 1000, grouping, method: label(m), rougeL: r2(s.mean), lo: r2(s.lo), hi: r2(s.hi) });
     }
   if (uniq(data.map((r) => r.grouping)).length < 2) return 'needs results for at least two groupings';
   data.sort((a, b) => Number(a.similarity) - Number(b.similarity));
@@ -174,17 +223,25 @@ function scoreVsSimilarity(d: RunData): ChartSpec | string {
     title: '',
     data,
     x: { field: 'similarity', title: 'task similarity of the grouping (mean pairwise, 0–1)' },
-    y: { field: 'rougeL', title: 'mean Rouge-L over clients (×100)' },
+    y: { field: 'rougeL', title: gain ? 'Δ Rouge-L vs local LoRA (×100 points)' : 'mean Rouge-L over clients (×100)' },
     yLo: 'lo',
     yHi: 'hi',
     color: { field: 'method', title: 'method' },
-  }) as unknown as { layer: { encoding: { x: Record<string, unknown> } }[] };
+  }) as unknown as { layer: Record<string, unknown>[] };
   // Ticks at the groupings' similarities, labelled with their names.
   const ticks = uniq(data.map((r) => Number(r.similarity)));
   const names = ticks.map((t) => `${data.find((r) => r.similarity === t)!.grouping} (${t.toFixed(2)})`);
   const labelExpr = ticks.reduceRight((acc, t, i) => `datum.value == ${t} ? ${JSON.stringify(names[i])} : ${acc}`, "''");
-  for (const l of spec.layer) l.encoding.x = { ...l.encoding.x, axis: { values: ticks, labelExpr, labelAngle: -30, labelAlign: 'right', labelOverlap: false } };
-  return titled(spec as unknown as ChartSpec, 'Mean Rouge-L per method vs measured task similarity of the grouping', [setupLine(d), `${spreadNote(d)}; x ticks: groupings`]);
+  for (const l of spec.layer) {
+    const enc = l.encoding as { x: Record<string, unknown> };
+    enc.x = { ...enc.x, axis: { values: ticks, labelExpr, labelAngle: -30, labelAlign: 'right', labelOverlap: false } };
+  }
+  if (gain) spec.layer.push({ data: { values: [{}] }, mark: { type: 'rule', color: '#555', strokeDash: [4, 3] }, encoding: { y: { datum: 0 } } });
+  return titled(
+    spec as unknown as ChartSpec,
+    gain ? 'Gain from training together: Rouge-L minus local LoRA vs measured task similarity' : 'Mean Rouge-L per method vs measured task similarity of the grouping',
+    [setupLine(d), `${gain ? 'difference of per-seed means over all clients; ' : ''}${spreadNote(d)}; x ticks: groupings`],
+  );
 }
 
 function coloraMinusBaselines(d: RunData): ChartSpec | string {
@@ -299,13 +356,14 @@ export async function writePlots(d: RunData, dir: string): Promise<PlotsOutcome>
       skipped.push(`${caption} (\`${name}\`): skipped, ${spec ?? why}.`);
       return;
     }
-    await renderChart(spec, join(dir, name));
+    await renderChart(methodColors(spec), join(dir, name));
     figures.push({ name, caption });
   };
   const focus = focusTasks(d);
   if (!focus.length) skipped.push('Partner groups (Figure 2): skipped, no task is held by every grouping (needs at least two groupings sharing a task).');
   for (const t of focus) await draw(`partner-groups_${t}`, `${t} with different partner groups vs trained alone (Figure 2)`, partnerGroups(d, t), 'no results for this task in two groupings');
-  await draw('score-vs-similarity', 'Mean Rouge-L vs measured task similarity (Figure 3)', scoreVsSimilarity(d));
+  await draw('score-vs-similarity', 'Mean Rouge-L vs measured task similarity (Figure 3)', scoreVsSimilarity(d, false));
+  await draw('gain-vs-similarity', 'Gain over local LoRA vs measured task similarity (Figure 3, relative to training alone)', scoreVsSimilarity(d, true));
   await draw('colora-minus-baselines', 'CoLoRA minus each baseline per grouping (Figure 4)', coloraMinusBaselines(d));
   await draw('subspace-similarity', 'Subspace similarity across layers, similar vs dissimilar pairs (Figure 5)', subspaceSimilarity(d));
   await draw('training-loss', 'Training loss per round per method', trainingLoss(d));
