@@ -39,6 +39,8 @@ export const METHOD_LABELS: Record<string, string> = {
 };
 const label = (m: string) => METHOD_LABELS[m] ?? m;
 
+type Row = Record<string, string | number | null>;
+
 /** One colour per method in every figure (Tableau 10), so a method reads the same across charts. */
 const METHOD_COLORS: Record<string, string> = {
   base: '#9d9da1',
@@ -68,20 +70,17 @@ function methodColors(spec: ChartSpec): ChartSpec {
   return spec;
 }
 
-type Row = Record<string, string | number | null>;
-
 interface Stat {
   mean: number;
   std: number;
   lo: number;
   hi: number;
-  n: number;
 }
 
 function stat(xs: readonly number[]): Stat {
   const m = mean(xs);
   const s = std(xs);
-  return { mean: m, std: s, lo: m - s, hi: m + s, n: xs.length };
+  return { mean: m, std: s, lo: m - s, hi: m + s };
 }
 
 const r2 = (x: number) => Math.round(x * 100) / 100;
