@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { AUTO_ORDER, initBackend } from '../src/engine/backend.js';
 import { getBlas } from '../src/engine/blas.js';
-import { BufferPool } from '../src/engine/buffer-pool.js';
+import { BufferPool, capacityFor } from '../src/engine/buffer-pool.js';
 import { FAST_BACKEND } from '../src/engine/fast-backend.js';
 import { getSimd } from '../src/engine/simd/runtime.js';
 import { UsageError } from '../src/util/errors.js';
@@ -49,10 +49,22 @@ test('buffer pool: reuses released buffers by exact size, never one handed out o
   assert.notEqual(pool.alloc(5000).buffer, a.buffer, 'still held by the view');
   pool.release(view);
   assert.equal(pool.alloc(5000).buffer, a.buffer, 'free once the view is gone');
+  // dataSync() of a view on a larger pooled buffer gets its own copy; the buffer stays reusable.
   pool.hold(a);
-  pool.expose(a); // e.g. dataSync() returned it
+  const copy = pool.expose(a);
+  assert.notEqual(copy.buffer, a.buffer);
+  assert.equal(copy.length, 5000);
   pool.release(a);
-  assert.notEqual(pool.alloc(5000).buffer, a.buffer, 'an exposed buffer is never reused');
+  assert.equal(pool.alloc(5000).buffer, a.buffer);
+  // A whole pooled buffer handed out is never reused.
+  const w = pool.alloc(4096);
+  assert.equal(w.length, w.buffer.byteLength / 4);
+  pool.hold(w);
+  assert.equal(pool.expose(w), w);
+  pool.release(w);
+  assert.notEqual(pool.alloc(4096).buffer, w.buffer, 'an exposed buffer is never reused');
+  // Sizes that creep up share a capacity class.
+  assert.equal(capacityFor(81 * 2048), capacityFor(82 * 2048));
   assert.equal(pool.alloc(10).length, 10, 'small arrays bypass the pool');
   const z = pool.alloc(4096);
   z.fill(3);

@@ -127,6 +127,48 @@ test('crossEntropy: weighted mean over rows, zero-weight rows, odd vocabulary, w
   }
 });
 
+test('linearFused: residual + x W + b + scale (x Aᵀ) Bᵀ in every combination, with gradients for all inputs', async () => {
+  const [N, IN, OUT, r] = [7, 6, 10, 3];
+  const x = randn(rng, [N, IN]);
+  const w = randn(rng, [IN, OUT]);
+  const b = randn(rng, [OUT]);
+  const A = randn(rng, [r, IN]);
+  const B = randn(rng, [OUT, r]);
+  const res = randn(rng, [N, OUT]);
+  const weights = randn(rng, [N, OUT]);
+  for (const withB of [false, true]) {
+    for (const withLowRank of [false, true]) {
+      for (const withRes of [false, true]) {
+        const inputs = [x, w, ...(withB ? [b] : []), ...(withLowRank ? [A, B] : []), ...(withRes ? [res] : [])];
+        const make = (impl: typeof ops.linearFused) => (...t: tf.Tensor[]) => {
+          const [xt, wt, ...rest] = t;
+          const bias = withB ? (rest.shift() as tf.Tensor1D) : undefined;
+          const lowRank = withLowRank ? { A: rest.shift() as tf.Tensor2D, B: rest.shift() as tf.Tensor2D, scale: 2 } : undefined;
+          const residual = withRes ? (rest.shift() as tf.Tensor2D) : undefined;
+          return impl(xt as tf.Tensor2D, wt as tf.Tensor2D, { b: bias, lowRank, residual });
+        };
+        await compare(`linearFused b=${withB} lowRank=${withLowRank} residual=${withRes}`, inputs, withGrads(make(ops.linearFused), inputs.length, weights), withGrads(make(ops.composite.linearFused), inputs.length, weights));
+      }
+    }
+  }
+});
+
+test('causalSelfAttention from the fused projection equals split + heads + causalAttention + merge, with gradient', async () => {
+  for (const [B, T, D, H] of [
+    [2, 6, 12, 3],
+    [3, 9, 16, 2],
+  ]) {
+    const qkv = randn(rng, [B * T, 3 * D]);
+    const r = randn(rng, [B * T, D]);
+    await compare(
+      `self-attention ${[B, T, D, H]}`,
+      [qkv],
+      withGrads((x) => ops.causalSelfAttention(x as tf.Tensor2D, B, H), 1, r),
+      withGrads((x) => ops.composite.causalSelfAttention(x as tf.Tensor2D, B, H), 1, r),
+    );
+  }
+});
+
 test('a fused GPT-2-style block step gives the composite loss and adapter gradients', async () => {
   const [B, T, D, H, r] = [2, 5, 8, 2, 3];
   const ids = randInt(rng, [B * T], 0, 15);

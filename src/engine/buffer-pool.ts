@@ -4,7 +4,7 @@
  * A fresh Float32Array of a few MB costs more than the kernel that fills it: the memory comes
  * from the OS zeroed, one page fault per 4 KB on first write (measured here: 0.6 ms to add two
  * fresh 1 MB arrays, 0.26 ms into a reused one). A training step allocates the same sizes every
- * step, so buffers are reused by exact length.
+ * step, so released buffers are reused (by capacity class, see capacityFor).
  *
  * Safety: a buffer is reused only when no tensor data can still refer to it. The backend's
  * write/move/disposeData are hooked to count, per ArrayBuffer, the live data entries holding it
@@ -15,6 +15,16 @@
 
 /** Pool only arrays at least this long: small ones are cheap to allocate. */
 const MIN_POOLED = 4096;
+
+/**
+ * Buffers come in capacities of 32 steps per octave (≤ 3% unused), so sizes that creep up (the
+ * KV cache grows one position per generated token) keep hitting the same pooled buffers; a
+ * request gets a view of its exact length.
+ */
+export function capacityFor(n: number): number {
+  const step = 2 ** Math.max(0, Math.floor(Math.log2(n)) - 5);
+  return Math.ceil(n / step) * step;
+}
 /**
  * A size not requested within this many allocations is stale: its free buffers are dropped.
  * (Generation grows the KV cache by one position per step, so its old sizes never recur.)
@@ -38,25 +48,25 @@ export class BufferPool {
   /** A float32 array of length n with arbitrary contents (the caller writes every element). */
   alloc(n: number): Float32Array {
     if (n < MIN_POOLED) return new Float32Array(n);
-    this.lastRequest.set(n, ++this.tick);
+    const cap = capacityFor(n);
+    this.lastRequest.set(cap, ++this.tick);
     if ((this.tick & 1023) === 0) this.dropStale();
-    const list = this.free.get(n);
-    const a = list?.pop();
+    let a = this.free.get(cap)?.pop();
     if (a) {
       this.pooledBytes -= a.byteLength;
       this.hits++;
-      return a;
+    } else {
+      this.misses++;
+      a = new Float32Array(cap);
+      this.owned.add(a.buffer);
     }
-    this.misses++;
-    const fresh = new Float32Array(n);
-    this.owned.add(fresh.buffer);
-    return fresh;
+    return cap === n ? a : a.subarray(0, n);
   }
 
   /** A zero-filled float32 array of length n. */
   zeros(n: number): Float32Array {
     const a = this.alloc(n);
-    if (this.owned.has(a.buffer)) a.fill(0);
+    if (n >= MIN_POOLED) a.fill(0);
     return a;
   }
 
@@ -76,8 +86,8 @@ export class BufferPool {
       return;
     }
     this.holders.delete(buf);
-    const len = buf.byteLength / 4;
-    if (this.exposed.has(buf) || this.pooledBytes + buf.byteLength > this.maxPooledBytes || this.tick - (this.lastRequest.get(len) ?? 0) > STALE_AFTER) {
+    const cap = buf.byteLength / 4;
+    if (this.exposed.has(buf) || this.pooledBytes + buf.byteLength > this.maxPooledBytes || this.tick - (this.lastRequest.get(cap) ?? 0) > STALE_AFTER) {
       this.owned.delete(buf);
       return;
     }
@@ -88,10 +98,18 @@ export class BufferPool {
     this.pooledBytes += buf.byteLength;
   }
 
-  /** `values` is being handed out of the backend: never reuse its buffer. */
-  expose(values: unknown): void {
+  /**
+   * `values` is being handed out of the backend (dataSync(), data()): a partial view of a pooled
+   * buffer is copied (the caller gets an array of exactly its length, the buffer stays
+   * reusable); a whole pooled buffer is handed out and never reused.
+   */
+  expose<T>(values: T): T {
     const buf = bufferOf(values);
-    if (buf && this.owned.has(buf)) this.exposed.add(buf);
+    if (!buf || !this.owned.has(buf)) return values;
+    const v = values as unknown as Float32Array;
+    if (v.byteLength !== buf.byteLength) return v.slice() as unknown as T;
+    this.exposed.add(buf);
+    return values;
   }
 
   private dropStale(): void {
@@ -148,11 +166,7 @@ export function attachPool(backend: object, pool: BufferPool): void {
     if (values !== undefined && !b.data.has(dataId)) pool.release(values);
     return r;
   };
-  b.readSync = (dataId) => {
-    const v = readSync(dataId);
-    pool.expose(b.data.get(dataId)?.values);
-    return v;
-  };
+  b.readSync = (dataId) => pool.expose(readSync(dataId));
   b.read = async (dataId) => b.readSync(dataId);
   (backend as { pool?: BufferPool }).pool = pool;
 }

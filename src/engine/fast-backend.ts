@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { getBlas, type Blas } from './blas.js';
 import { attachPool, BufferPool } from './buffer-pool.js';
-import { attentionGradKernel, attentionKernel } from './kernels/attention.js';
+import { attentionGradKernel, attentionKernel, attentionQkvGradKernel, attentionQkvKernel } from './kernels/attention.js';
 import { makeAdd, makeMul, makeRealDiv, makeSub } from './kernels/binary.js';
 import { makeConcat } from './kernels/concat.js';
 import type { Fallback, KernelArgs, TensorInfo } from './kernels/cpu-backend.js';
@@ -20,7 +20,7 @@ import { crossEntropyGrad, crossEntropyGradKernel, crossEntropyKernel } from './
 import { makeGatherV2, makeUnsortedSegmentSum } from './kernels/gather.js';
 import { geluGradKernel, geluKernel } from './kernels/gelu.js';
 import { layerNormGrad, layerNormGradKernel, layerNormKernel, layerNormParamGradKernel } from './kernels/layer-norm.js';
-import { linearGrad, linearKernel } from './kernels/linear.js';
+import { linearGrad, linearKernel, linearLowRankDxKernel, linearLowRankGrad, linearLowRankKernel } from './kernels/linear.js';
 import { makeBatchMatMul } from './kernels/matmul.js';
 import * as names from './kernels/names.js';
 import { makeSlice, makeSplitV } from './kernels/slice.js';
@@ -50,6 +50,10 @@ const OVERRIDES: Record<string, (fallback: Fallback) => Kernel> = {
 /** The fused kernels (no tfjs counterpart). */
 const FUSED: Record<string, Kernel> = {
   [names.LINEAR]: linearKernel,
+  [names.LINEAR_LOW_RANK]: linearLowRankKernel,
+  [names.LINEAR_LOW_RANK_DX]: linearLowRankDxKernel,
+  [names.ATTENTION_QKV]: attentionQkvKernel,
+  [names.ATTENTION_QKV_GRAD]: attentionQkvGradKernel,
   [names.LAYER_NORM]: layerNormKernel,
   [names.LAYER_NORM_GRAD]: layerNormGradKernel,
   [names.LAYER_NORM_PARAM_GRAD]: layerNormParamGradKernel,
@@ -96,7 +100,7 @@ export function registerFastBackend(): Blas {
     register(kernelName, make(base.kernelFunc as Fallback));
   }
   for (const [kernelName, fn] of Object.entries(FUSED)) register(kernelName, fn);
-  for (const g of [linearGrad, layerNormGrad, crossEntropyGrad]) tf.registerGradient(g);
+  for (const g of [linearGrad, linearLowRankGrad, layerNormGrad, crossEntropyGrad]) tf.registerGradient(g);
   registered = true;
   return blas;
 }

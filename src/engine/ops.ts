@@ -174,6 +174,86 @@ function compositeCausalAttentionMasked(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Te
   });
 }
 
+/** A low-rank (LoRA) correction of a linear layer: scale · (x Aᵀ) Bᵀ with A [r, in], B [out, r]. */
+export interface LowRank {
+  A: tf.Tensor2D;
+  B: tf.Tensor2D;
+  scale: number;
+}
+
+export interface LinearFusedOptions {
+  b?: tf.Tensor1D;
+  lowRank?: LowRank;
+  /** Added to the output (the residual stream), [N, out]. */
+  residual?: tf.Tensor2D;
+}
+
+/**
+ * A linear layer with its adapter and its residual add as one op:
+ * y = residual + x W + b + scale · (x Aᵀ) Bᵀ, x [N, in], W [in, out] (every part but x, W optional).
+ * The fast engine writes y once (two or three GEMMs into the same output) and computes the input
+ * gradient in one kernel; elsewhere this is the plain composition.
+ */
+export function linearFused(x: tf.Tensor2D, w: tf.Tensor2D, o: LinearFusedOptions = {}): tf.Tensor2D {
+  const extra: tf.NamedTensorMap = {};
+  if (o.b) extra.b = o.b;
+  if (o.residual) extra.residual = o.residual;
+  if (o.lowRank && fused(K.LINEAR_LOW_RANK)) {
+    const { A, B, scale } = o.lowRank;
+    return tf.tidy(() => run(K.LINEAR_LOW_RANK, { x, w, a: A, bm: B, ...extra }, { scale })[0] as tf.Tensor2D);
+  }
+  if (!o.lowRank && fused(K.LINEAR)) return run(K.LINEAR, { x, w, ...extra }, { transposeW: false })[0] as tf.Tensor2D;
+  return compositeLinearFused(x, w, o);
+}
+
+function compositeLinearFused(x: tf.Tensor2D, w: tf.Tensor2D, o: LinearFusedOptions = {}): tf.Tensor2D {
+  return tf.tidy(() => {
+    let y: tf.Tensor = compositeLinear(x, w, o.b, false);
+    if (o.lowRank) {
+      const { A, B, scale } = o.lowRank;
+      y = tf.add(y, tf.matMul(tf.mul(tf.matMul(x, A, false, true), scale), B, false, true));
+    }
+    if (o.residual) y = tf.add(o.residual, y);
+    return y as tf.Tensor2D;
+  });
+}
+
+/**
+ * Causal self-attention straight from the fused q/k/v projection: qkv [batch·T, 3D] (q, k, v
+ * each D wide, H heads of D/H inside each, rows ordered batch-major) → the merged heads
+ * [batch·T, D]. The same as splitting, reshaping to [B, H, T, hd], causalAttention and merging
+ * back; the fast engine reads the heads in place and writes them merged, so none of that data
+ * movement (nor its gradient) happens.
+ */
+export function causalSelfAttention(qkv: tf.Tensor2D, batch: number, heads: number): tf.Tensor2D {
+  if (fused(K.ATTENTION_QKV)) return fusedSelfAttention(qkv, batch, heads);
+  return compositeSelfAttention(qkv, batch, heads);
+}
+
+function fusedSelfAttention(qkv: tf.Tensor2D, batch: number, heads: number): tf.Tensor2D {
+  const attrs = { batch, heads, scale: 1 / Math.sqrt(qkv.shape[1] / 3 / heads) };
+  const f = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [o, p] = run(K.ATTENTION_QKV, { qkv: x }, attrs);
+    save([x, p]);
+    return {
+      value: o,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => run(K.ATTENTION_QKV_GRAD, { dy, qkv: saved[0], p: saved[1] }, attrs)[0],
+    };
+  }) as CustomGradFunc) as (x: tf.Tensor) => tf.Tensor;
+  return f(qkv) as tf.Tensor2D;
+}
+
+function compositeSelfAttention(qkv: tf.Tensor2D, batch: number, heads: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [N, D3] = qkv.shape;
+    const D = D3 / 3;
+    const T = N / batch;
+    const split = (t: tf.Tensor) => t.reshape([batch, T, heads, D / heads]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
+    const [q, k, v] = tf.split(qkv, 3, 1).map(split);
+    return compositeCausalAttention(q, k, v).transpose([0, 2, 1, 3]).reshape([N, D]) as tf.Tensor2D;
+  });
+}
+
 /**
  * The plain tfjs compositions behind each fused op: the reference numerics (tests compare the
  * fused kernels and their gradients against these on any backend).
@@ -186,4 +266,6 @@ export const composite = {
   causalAttention: compositeCausalAttention,
   causalAttentionMasked: compositeCausalAttentionMasked,
   crossEntropy: compositeCrossEntropy,
+  linearFused: compositeLinearFused,
+  causalSelfAttention: compositeSelfAttention,
 };

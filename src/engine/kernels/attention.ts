@@ -10,19 +10,29 @@
  * Query t (of T) sits at absolute position S − T + t and sees keys 0 .. S − T + t, further limited
  * by an optional key mask [B, S]. A query that sees no key at all gets the uniform average over
  * all S keys and no gradient, as the composite (fill −1e9, softmax) does.
+ *
+ * Two layouts share the per-head routines (a head's Q, K, V, O are strided sub-matrices):
+ * - ATTENTION: q [B, H, T, hd], k and v [B, H, S, hd], out [B, H, T, hd] (the ops.ts seam);
+ * - ATTENTION_QKV: the fused projection's output qkv [B·T, 3D] read in place and out written
+ *   as merged heads [B·T, D], so the head split, the four head transposes and their gradients
+ *   (a concat and four more transposes) never run.
  */
 import { getBlas } from '../blas.js';
 import { getSimd, type SimdRuntime } from '../simd/runtime.js';
 import { fexp } from './fast-math.js';
 import { alloc, f32, out, vals, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
 
-let scratch = new Float32Array(0);
-function scratchOf(n: number): Float32Array {
-  if (scratch.length < n) scratch = new Float32Array(n);
-  return scratch;
+/** A head's matrix: rows start at `off` in `a`, `ld` floats apart. */
+interface Mat {
+  a: Float32Array;
+  off: number;
+  ld: number;
 }
 
-interface Dims {
+/** Where head (b, h) keeps its matrices. */
+type HeadMats = (b: number, h: number) => { q: Mat; k: Mat; v: Mat; o: Mat };
+
+interface Shape {
   B: number;
   H: number;
   T: number;
@@ -30,19 +40,24 @@ interface Dims {
   hd: number;
 }
 
-function dimsOf(q: TensorInfo, k: TensorInfo): Dims {
-  const [B, H, T, hd] = q.shape;
-  const S = k.shape[2];
-  if (q.shape.length !== 4 || k.shape.length !== 4 || k.shape[0] !== B || k.shape[1] !== H || k.shape[3] !== hd || S < T) {
-    throw new Error(`causal attention: q [${q.shape}] and k [${k.shape}] must be [B, H, T, hd] and [B, H, S, hd] with S >= T`);
-  }
-  return { B, H, T, S, hd };
+let scratch = new Float32Array(0);
+function scratchOf(n: number): Float32Array {
+  if (scratch.length < n) scratch = new Float32Array(n);
+  return scratch;
 }
 
-/** Softmax in place over the T score rows of one head, over the keys each query may see. */
-function maskedSoftmaxRows(p: Float32Array, off: number, T: number, S: number, mask: ArrayLike<number> | undefined, mOff: number): void {
+/** The first key of batch row b that the mask shows (S if none). */
+function firstVisibleKey(mask: ArrayLike<number> | undefined, b: number, S: number): number {
+  if (!mask) return 0;
+  let j = 0;
+  while (j < S && !mask[b * S + j]) j++;
+  return j;
+}
+
+/** Softmax in place over the T score rows of one head (stride ld), over the keys each query sees. */
+function maskedSoftmaxRows(p: Float32Array, off: number, ld: number, T: number, S: number, mask: ArrayLike<number> | undefined, mOff: number): void {
   for (let t = 0; t < T; t++) {
-    const row = off + t * S;
+    const row = off + t * ld;
     const lim = S - T + t + 1;
     let mx = -Infinity;
     for (let j = 0; j < lim; j++) {
@@ -72,51 +87,192 @@ function maskedSoftmaxRows(p: Float32Array, off: number, T: number, S: number, m
 }
 
 /**
- * The forward with each head's scores in the SIMD module's memory (rows padded to a multiple of
- * 4 floats): GEMM into it, SIMD masked softmax in place, copy to P, GEMM from it.
+ * One head's forward: scores = scale · Q Kᵀ, masked softmax, O = P V; P (T × S, packed) is
+ * stored at p[pOff]. With SIMD the scores live in the module's memory (rows padded to 4).
  */
-function attentionSimd(
-  simd: SimdRuntime,
-  { B, H, T, S, hd }: Dims,
-  scale: number,
-  qv: Float32Array,
-  kv: Float32Array,
-  vv: Float32Array,
-  mv: ArrayLike<number> | undefined,
-  p: Float32Array,
-  o: Float32Array,
-): void {
+function headForward(simd: SimdRuntime | undefined, sh: Shape, scale: number, m: ReturnType<HeadMats>, p: Float32Array, pOff: number, mask: ArrayLike<number> | undefined, b: number): void {
+  const { T, S, hd } = sh;
   const { sgemm } = getBlas();
+  const { q, k, v, o } = m;
+  if (!simd) {
+    sgemm(false, true, T, S, hd, scale, q.a, q.off, q.ld, k.a, k.off, k.ld, 0, p, pOff, S);
+    maskedSoftmaxRows(p, pOff, S, T, S, mask, b * S);
+    sgemm(false, false, T, hd, S, 1, p, pOff, S, v.a, v.off, v.ld, 0, o.a, o.off, o.ld);
+    return;
+  }
   const Sp = (S + 3) & ~3;
   const heap = simd.reserve(T * Sp);
-  for (let b = 0; b < B; b++) {
-    // With a key mask: the first visible key; query rows with a window ending before it see nothing.
-    let firstKey = 0;
-    if (mv) while (firstKey < S && !mv[b * S + firstKey]) firstKey++;
-    for (let h = 0; h < H; h++) {
-      const bh = b * H + h;
-      const qOff = bh * T * hd;
-      const kOff = bh * S * hd;
-      const pOff = bh * T * S;
-      sgemm(false, true, T, S, hd, scale, qv, qOff, hd, kv, kOff, hd, 0, heap, 0, Sp);
-      if (mv) {
-        for (let j = 0; j < S; j++) {
-          if (mv[b * S + j]) continue;
-          for (let t = 0; t < T; t++) heap[t * Sp + j] = -Infinity;
-        }
-      }
-      simd.fn.softmaxRows(0, T, Sp, S - T + 1);
-      if (mv) {
-        for (let t = 0; t < T && firstKey >= S - T + t + 1; t++) {
-          heap.fill(1 / S, t * Sp, t * Sp + S);
-          heap.fill(0, t * Sp + S, (t + 1) * Sp);
-        }
-      }
-      if (Sp === S) p.set(heap.subarray(0, T * S), pOff);
-      else for (let t = 0; t < T; t++) p.set(heap.subarray(t * Sp, t * Sp + S), pOff + t * S);
-      sgemm(false, false, T, hd, S, 1, heap, 0, Sp, vv, kOff, hd, 0, o, qOff, hd);
+  sgemm(false, true, T, S, hd, scale, q.a, q.off, q.ld, k.a, k.off, k.ld, 0, heap, 0, Sp);
+  if (mask) {
+    for (let j = 0; j < S; j++) {
+      if (mask[b * S + j]) continue;
+      for (let t = 0; t < T; t++) heap[t * Sp + j] = -Infinity;
     }
   }
+  simd.fn.softmaxRows(0, T, Sp, S - T + 1);
+  const firstKey = firstVisibleKey(mask, b, S);
+  for (let t = 0; t < T && firstKey >= S - T + t + 1; t++) {
+    heap.fill(1 / S, t * Sp, t * Sp + S);
+    heap.fill(0, t * Sp + S, (t + 1) * Sp);
+  }
+  if (Sp === S) p.set(heap.subarray(0, T * S), pOff);
+  else for (let t = 0; t < T; t++) p.set(heap.subarray(t * Sp, t * Sp + S), pOff + t * S);
+  sgemm(false, false, T, hd, S, 1, heap, 0, Sp, v.a, v.off, v.ld, 0, o.a, o.off, o.ld);
+}
+
+/** One head's backward into dq, dk, dv (laid out like q, k, v); dy laid out like o. */
+function headBackward(
+  simd: SimdRuntime | undefined,
+  sh: Shape,
+  scale: number,
+  m: ReturnType<HeadMats>,
+  dm: ReturnType<HeadMats>,
+  p: Float32Array,
+  pOff: number,
+  mask: ArrayLike<number> | undefined,
+  b: number,
+): void {
+  const { T, S, hd } = sh;
+  const { sgemm } = getBlas();
+  const { q, k, v } = m;
+  const { q: dq, k: dk, v: dv, o: dy } = dm;
+  sgemm(true, false, S, hd, T, 1, p, pOff, S, dy.a, dy.off, dy.ld, 0, dv.a, dv.off, dv.ld);
+  let ds: Float32Array;
+  if (simd) {
+    // dP and P in the module's memory; dS computed in place over dP.
+    ds = simd.reserve(2 * T * S);
+    sgemm(false, true, T, S, hd, 1, dy.a, dy.off, dy.ld, v.a, v.off, v.ld, 0, ds, 0, S);
+    ds.set(p.subarray(pOff, pOff + T * S), T * S);
+    simd.fn.softmaxGradRows(0, T * S * 4, T, S, scale);
+  } else {
+    ds = scratchOf(T * S);
+    sgemm(false, true, T, S, hd, 1, dy.a, dy.off, dy.ld, v.a, v.off, v.ld, 0, ds, 0, S);
+    for (let t = 0; t < T; t++) {
+      const row = t * S;
+      const prow = pOff + row;
+      let dot = 0;
+      for (let j = 0; j < S; j++) dot += ds[row + j] * p[prow + j];
+      for (let j = 0; j < S; j++) ds[row + j] = p[prow + j] * (ds[row + j] - dot) * scale;
+    }
+  }
+  // Queries that see no key got a constant (uniform) row: no gradient flows through it.
+  const firstKey = firstVisibleKey(mask, b, S);
+  for (let t = 0; t < T && firstKey >= S - T + t + 1; t++) ds.fill(0, t * S, (t + 1) * S);
+  sgemm(false, false, T, hd, S, 1, ds, 0, S, k.a, k.off, k.ld, 0, dq.a, dq.off, dq.ld);
+  sgemm(true, false, S, hd, T, 1, ds, 0, S, q.a, q.off, q.ld, 0, dk.a, dk.off, dk.ld);
+}
+
+/** [B, H, n, hd] tensors: head (b, h) is a contiguous n × hd block. */
+function headMajor(sh: Shape, q: Float32Array, k: Float32Array, v: Float32Array, o: Float32Array): HeadMats {
+  const { H, T, S, hd } = sh;
+  return (b, h) => {
+    const bh = b * H + h;
+    return {
+      q: { a: q, off: bh * T * hd, ld: hd },
+      k: { a: k, off: bh * S * hd, ld: hd },
+      v: { a: v, off: bh * S * hd, ld: hd },
+      o: { a: o, off: bh * T * hd, ld: hd },
+    };
+  };
+}
+
+/** qkv [B·T, 3D] and out [B·T, D] (T = S): head h is columns h·hd of each third. */
+function projectionMajor(sh: Shape, qkv: Float32Array, o: Float32Array): HeadMats {
+  const { H, T, hd } = sh;
+  const D = H * hd;
+  return (b, h) => ({
+    q: { a: qkv, off: b * T * 3 * D + h * hd, ld: 3 * D },
+    k: { a: qkv, off: b * T * 3 * D + D + h * hd, ld: 3 * D },
+    v: { a: qkv, off: b * T * 3 * D + 2 * D + h * hd, ld: 3 * D },
+    o: { a: o, off: b * T * D + h * hd, ld: D },
+  });
+}
+
+/**
+ * Up to this many queries per head (cached decoding feeds one), the forward runs as plain dot
+ * products: a BLAS call per head costs more than the arithmetic of a 1 × S × hd product.
+ */
+const SMALL_T = 4;
+
+/** Small-T forward in the SIMD module: all heads' q, k, v staged once, three passes over them. */
+function smallTSimd(simd: SimdRuntime, sh: Shape, scale: number, qv: Float32Array, kv: Float32Array, vv: Float32Array, mv: ArrayLike<number> | undefined, p: Float32Array, o: Float32Array): void {
+  const { B, H, T, S, hd } = sh;
+  const BH = B * H;
+  const Sp = (S + 3) & ~3;
+  const qAt = 0;
+  const kAt = qAt + BH * T * hd;
+  const vAt = kAt + BH * S * hd;
+  const sAt = vAt + BH * S * hd;
+  const oAt = sAt + BH * T * Sp;
+  const heap = simd.reserve(oAt + BH * T * hd);
+  heap.set(qv.subarray(0, BH * T * hd), qAt);
+  heap.set(kv.subarray(0, BH * S * hd), kAt);
+  heap.set(vv.subarray(0, BH * S * hd), vAt);
+  simd.fn.attentionScores(qAt * 4, kAt * 4, sAt * 4, BH, T, S, Sp, hd, scale);
+  for (let b = 0; b < B; b++) {
+    if (mv) {
+      for (let j = 0; j < S; j++) {
+        if (mv[b * S + j]) continue;
+        for (let r = b * H * T; r < (b + 1) * H * T; r++) heap[sAt + r * Sp + j] = -Infinity;
+      }
+    }
+    const firstKey = firstVisibleKey(mv, b, S);
+    for (let h = 0; h < H; h++) {
+      const rowAt = sAt + (b * H + h) * T * Sp;
+      simd.fn.softmaxRows(rowAt * 4, T, Sp, S - T + 1);
+      for (let t = 0; t < T && firstKey >= S - T + t + 1; t++) {
+        heap.fill(1 / S, rowAt + t * Sp, rowAt + t * Sp + S);
+        heap.fill(0, rowAt + t * Sp + S, rowAt + (t + 1) * Sp);
+      }
+    }
+  }
+  simd.fn.attentionValues(sAt * 4, vAt * 4, oAt * 4, BH, T, S, Sp, hd);
+  o.set(heap.subarray(oAt, oAt + BH * T * hd));
+  if (Sp === S) p.set(heap.subarray(sAt, sAt + BH * T * S));
+  else for (let r = 0; r < BH * T; r++) p.set(heap.subarray(sAt + r * Sp, sAt + r * Sp + S), r * S);
+}
+
+/** Small-T forward as JavaScript dot products (no SIMD, or hd not a multiple of 4). */
+function smallTJs(sh: Shape, scale: number, qv: Float32Array, kv: Float32Array, vv: Float32Array, mv: ArrayLike<number> | undefined, p: Float32Array, o: Float32Array): void {
+  const { B, H, T, S, hd } = sh;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const bh = b * H + h;
+      const kOff = bh * S * hd;
+      for (let t = 0; t < T; t++) {
+        const qOff = (bh * T + t) * hd;
+        const row = (bh * T + t) * S;
+        const lim = S - T + t + 1;
+        for (let j = 0; j < lim; j++) {
+          const kr = kOff + j * hd;
+          let d = 0;
+          for (let i = 0; i < hd; i++) d += qv[qOff + i] * kv[kr + i];
+          p[row + j] = d * scale;
+        }
+      }
+      maskedSoftmaxRows(p, bh * T * S, S, T, S, mv, b * S);
+      for (let t = 0; t < T; t++) {
+        const oOff = (bh * T + t) * hd;
+        const row = (bh * T + t) * S;
+        o.fill(0, oOff, oOff + hd);
+        for (let j = 0; j < S; j++) {
+          const w = p[row + j];
+          if (w === 0) continue;
+          const vr = kOff + j * hd;
+          for (let i = 0; i < hd; i++) o[oOff + i] += w * vv[vr + i];
+        }
+      }
+    }
+  }
+}
+
+function shapeOf(q: TensorInfo, k: TensorInfo): Shape {
+  const [B, H, T, hd] = q.shape;
+  const S = k.shape[2];
+  if (q.shape.length !== 4 || k.shape.length !== 4 || k.shape[0] !== B || k.shape[1] !== H || k.shape[3] !== hd || S < T) {
+    throw new Error(`causal attention: q [${q.shape}] and k [${k.shape}] must be [B, H, T, hd] and [B, H, S, hd] with S >= T`);
+  }
+  return { B, H, T, S, hd };
 }
 
 /** inputs q, k, v (mask optional), attrs {scale} → [out [B, H, T, hd], P [B, H, T, S]]. */
@@ -124,7 +280,8 @@ export function attentionKernel(args: KernelArgs): TensorInfo[] {
   const backend = args.backend as CpuBackend;
   const { q, k, v, mask } = args.inputs as { q: TensorInfo; k: TensorInfo; v: TensorInfo; mask?: TensorInfo };
   const scale = (args.attrs as { scale: number }).scale;
-  const { B, H, T, S, hd } = dimsOf(q, k);
+  const sh = shapeOf(q, k);
+  const { B, H, T, S, hd } = sh;
   const qv = f32(backend, q);
   const kv = f32(backend, k);
   const vv = f32(backend, v);
@@ -132,20 +289,11 @@ export function attentionKernel(args: KernelArgs): TensorInfo[] {
   const p = alloc(backend, B * H * T * S);
   const o = alloc(backend, B * H * T * hd);
   const simd = getSimd();
-  if (simd) attentionSimd(simd, { B, H, T, S, hd }, scale, qv, kv, vv, mv, p, o);
+  if (T <= SMALL_T && simd && hd % 4 === 0) smallTSimd(simd, sh, scale, qv, kv, vv, mv, p, o);
+  else if (T <= SMALL_T) smallTJs(sh, scale, qv, kv, vv, mv, p, o);
   else {
-    const { sgemm } = getBlas();
-    for (let b = 0; b < B; b++) {
-      for (let h = 0; h < H; h++) {
-        const bh = b * H + h;
-        const qOff = bh * T * hd;
-        const kOff = bh * S * hd;
-        const pOff = bh * T * S;
-        sgemm(false, true, T, S, hd, scale, qv, qOff, hd, kv, kOff, hd, 0, p, pOff, S);
-        maskedSoftmaxRows(p, pOff, T, S, mv, b * S);
-        sgemm(false, false, T, hd, S, 1, p, pOff, S, vv, kOff, hd, 0, o, qOff, hd);
-      }
-    }
+    const heads = headMajor(sh, qv, kv, vv, o);
+    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) headForward(simd, sh, scale, heads(b, h), p, (b * H + h) * T * S, mv, b);
   }
   return [out(backend, [B, H, T, hd], o), out(backend, [B, H, T, S], p)];
 }
@@ -153,56 +301,62 @@ export function attentionKernel(args: KernelArgs): TensorInfo[] {
 /** inputs dy, q, k, v, p (mask optional), attrs {scale} → [dq, dk, dv]. */
 export function attentionGradKernel(args: KernelArgs): TensorInfo[] {
   const backend = args.backend as CpuBackend;
-  const { dy, q, k, v, p, mask } = args.inputs as Record<string, TensorInfo | undefined> as {
-    dy: TensorInfo;
-    q: TensorInfo;
-    k: TensorInfo;
-    v: TensorInfo;
-    p: TensorInfo;
-    mask?: TensorInfo;
-  };
+  const { dy, q, k, v, p, mask } = args.inputs as { dy: TensorInfo; q: TensorInfo; k: TensorInfo; v: TensorInfo; p: TensorInfo; mask?: TensorInfo };
   const scale = (args.attrs as { scale: number }).scale;
-  const { B, H, T, S, hd } = dimsOf(q, k);
-  const dyv = f32(backend, dy);
-  const qv = f32(backend, q);
-  const kv = f32(backend, k);
-  const vv = f32(backend, v);
+  const sh = shapeOf(q, k);
+  const { B, H, T, S, hd } = sh;
   const pv = f32(backend, p);
   const mv = mask ? vals(backend, mask) : undefined;
   const dq = alloc(backend, B * H * T * hd);
   const dk = alloc(backend, B * H * S * hd);
   const dv = alloc(backend, B * H * S * hd);
-  const ds = scratchOf(T * S);
-  const { sgemm } = getBlas();
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < H; h++) {
-      const bh = b * H + h;
-      const qOff = bh * T * hd;
-      const kOff = bh * S * hd;
-      const pOff = bh * T * S;
-      sgemm(true, false, S, hd, T, 1, pv, pOff, S, dyv, qOff, hd, 0, dv, kOff, hd);
-      sgemm(false, true, T, S, hd, 1, dyv, qOff, hd, vv, kOff, hd, 0, ds, 0, S);
-      for (let t = 0; t < T; t++) {
-        const row = t * S;
-        const prow = pOff + row;
-        const lim = S - T + t + 1;
-        let visible = true;
-        if (mv) {
-          visible = false;
-          for (let j = 0; j < lim; j++) if (mv[b * S + j]) visible = true;
-        }
-        if (!visible) {
-          ds.fill(0, row, row + S);
-          continue;
-        }
-        let dot = 0;
-        for (let j = 0; j < lim; j++) dot += ds[row + j] * pv[prow + j];
-        for (let j = 0; j < lim; j++) ds[row + j] = pv[prow + j] * (ds[row + j] - dot) * scale;
-        if (lim < S) ds.fill(0, row + lim, row + S);
-      }
-      sgemm(false, false, T, hd, S, 1, ds, 0, S, kv, kOff, hd, 0, dq, qOff, hd);
-      sgemm(true, false, S, hd, T, 1, ds, 0, S, qv, qOff, hd, 0, dk, kOff, hd);
-    }
-  }
+  const heads = headMajor(sh, f32(backend, q), f32(backend, k), f32(backend, v), f32(backend, dy));
+  const dheads = headMajor(sh, dq, dk, dv, f32(backend, dy));
+  const simd = getSimd();
+  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) headBackward(simd, sh, scale, heads(b, h), dheads(b, h), pv, (b * H + h) * T * S, mv, b);
   return [out(backend, q.shape.slice(), dq), out(backend, k.shape.slice(), dk), out(backend, v.shape.slice(), dv)];
+}
+
+function qkvShape(qkv: TensorInfo, attrs: { batch: number; heads: number }): Shape {
+  const [N, D3] = qkv.shape;
+  const B = attrs.batch;
+  const H = attrs.heads;
+  if (qkv.shape.length !== 2 || D3 % (3 * H) !== 0 || N % B !== 0) {
+    throw new Error(`causal self-attention: qkv [${qkv.shape}] must be [batch·T, 3·D] with D a multiple of ${H} heads`);
+  }
+  const T = N / B;
+  return { B, H, T, S: T, hd: D3 / 3 / H };
+}
+
+/** inputs qkv [B·T, 3D], attrs {batch, heads, scale} → [out [B·T, D], P [B, H, T, T]]. */
+export function attentionQkvKernel(args: KernelArgs): TensorInfo[] {
+  const backend = args.backend as CpuBackend;
+  const { qkv } = args.inputs as { qkv: TensorInfo };
+  const attrs = args.attrs as { batch: number; heads: number; scale: number };
+  const sh = qkvShape(qkv, attrs);
+  const { B, H, T, hd } = sh;
+  const D = H * hd;
+  const p = alloc(backend, B * H * T * T);
+  const o = alloc(backend, B * T * D);
+  const heads = projectionMajor(sh, f32(backend, qkv), o);
+  const simd = getSimd();
+  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) headForward(simd, sh, attrs.scale, heads(b, h), p, (b * H + h) * T * T, undefined, b);
+  return [out(backend, [B * T, D], o), out(backend, [B, H, T, T], p)];
+}
+
+/** inputs dy [B·T, D], qkv, p, attrs as the forward → dqkv [B·T, 3D]. */
+export function attentionQkvGradKernel(args: KernelArgs): TensorInfo {
+  const backend = args.backend as CpuBackend;
+  const { dy, qkv, p } = args.inputs as { dy: TensorInfo; qkv: TensorInfo; p: TensorInfo };
+  const attrs = args.attrs as { batch: number; heads: number; scale: number };
+  const sh = qkvShape(qkv, attrs);
+  const { B, H, T } = sh;
+  const dqkv = alloc(backend, qkv.shape[0] * qkv.shape[1]);
+  const dyv = f32(backend, dy);
+  const heads = projectionMajor(sh, f32(backend, qkv), dyv);
+  const dheads = projectionMajor(sh, dqkv, dyv);
+  const pv = f32(backend, p);
+  const simd = getSimd();
+  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) headBackward(simd, sh, attrs.scale, heads(b, h), dheads(b, h), pv, (b * H + h) * T * T, undefined, b);
+  return out(backend, qkv.shape.slice(), dqkv);
 }

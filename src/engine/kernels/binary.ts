@@ -42,9 +42,37 @@ function layoutOf(shape: readonly number[], outShape: readonly number[]): Layout
   return undefined;
 }
 
+/** o[i] = op(x[i], y[i]): the same-shape case, one flat loop per op. */
+function flatLoop(op: Op, x: Float32Array, y: Float32Array, o: Float32Array, n: number): void {
+  switch (op) {
+    case Op.Add:
+      for (let i = 0; i < n; i++) o[i] = x[i] + y[i];
+      return;
+    case Op.Sub:
+      for (let i = 0; i < n; i++) o[i] = x[i] - y[i];
+      return;
+    case Op.Mul:
+      for (let i = 0; i < n; i++) o[i] = x[i] * y[i];
+      return;
+    case Op.Div:
+      for (let i = 0; i < n; i++) o[i] = x[i] / y[i];
+      return;
+    case Op.RSub:
+      for (let i = 0; i < n; i++) o[i] = y[i] - x[i];
+      return;
+    case Op.RDiv:
+      for (let i = 0; i < n; i++) o[i] = y[i] / x[i];
+      return;
+  }
+}
+
 /** o[i] = op(x[i], y[i % period]) for a full x. */
 function rowLoop(op: Op, x: Float32Array, y: Float32Array, o: Float32Array, period: number): void {
   const n = o.length;
+  if (period === n) {
+    flatLoop(op, x, y, o, n);
+    return;
+  }
   for (let base = 0; base < n; base += period) {
     switch (op) {
       case Op.Add:

@@ -50,6 +50,20 @@ function geluSimd(simd: SimdRuntime, x: Float32Array, y: Float32Array, s: Float3
   return n4;
 }
 
+function geluGradSimd(simd: SimdRuntime, dy: Float32Array, x: Float32Array, s: Float32Array, dx: Float32Array, n: number): number {
+  const heap = simd.reserve(4 * CHUNK);
+  const n4 = n & ~3;
+  for (let off = 0; off < n4; off += CHUNK) {
+    const len = Math.min(CHUNK, n4 - off);
+    heap.set(dy.subarray(off, off + len), 0);
+    heap.set(x.subarray(off, off + len), CHUNK);
+    heap.set(s.subarray(off, off + len), 2 * CHUNK);
+    simd.fn.geluGrad(0, CHUNK * 4, 2 * CHUNK * 4, 3 * CHUNK * 4, len);
+    dx.set(heap.subarray(3 * CHUNK, 3 * CHUNK + len), off);
+  }
+  return n4;
+}
+
 export function geluGradKernel(args: KernelArgs): TensorInfo {
   const backend = args.backend as CpuBackend;
   const { dy, x, s } = args.inputs as { dy: TensorInfo; x: TensorInfo; s: TensorInfo };
@@ -60,7 +74,9 @@ export function geluGradKernel(args: KernelArgs): TensorInfo {
   const dx = alloc(backend, n);
   const c2 = 2 * C;
   const k3 = 3 * K;
-  for (let i = 0; i < n; i++) {
+  const simd = getSimd();
+  const done = simd ? geluGradSimd(simd, dyv, xv, sv, dx, n) : 0;
+  for (let i = done; i < n; i++) {
     const v = xv[i];
     const sg = sv[i];
     dx[i] = dyv[i] * (sg + v * sg * (1 - sg) * c2 * (1 + k3 * v * v));

@@ -8,6 +8,7 @@
  *   dγ = Σ_rows dy · x̂,  dβ = Σ_rows dy
  */
 import * as tf from '@tensorflow/tfjs';
+import { getSimd, type SimdRuntime } from '../simd/runtime.js';
 import { alloc, f32, out, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
 import { LAYER_NORM, LAYER_NORM_GRAD, LAYER_NORM_PARAM_GRAD } from './names.js';
 
@@ -27,6 +28,12 @@ export function layerNormKernel(args: KernelArgs): TensorInfo[] {
   const y = alloc(backend, R * D);
   const mean = new Float32Array(R);
   const rstd = new Float32Array(R);
+  const simd = getSimd();
+  if (simd && R > 0 && D > 0) {
+    layerNormSimd(simd, xv, g, b, y, mean, rstd, R, D, eps);
+    const rows = x.shape.slice(0, -1);
+    return [out(backend, x.shape.slice(), y), out(backend, rows, mean), out(backend, rows.slice(), rstd)];
+  }
   for (let r = 0; r < R; r++) {
     const base = r * D;
     let s = 0;
@@ -56,6 +63,11 @@ export function layerNormGradKernel(args: KernelArgs): TensorInfo {
   const mu = f32(backend, mean);
   const rs = f32(backend, rstd);
   const dx = alloc(backend, R * D);
+  const simd = getSimd();
+  if (simd && R > 0 && D > 0) {
+    layerNormGradSimd(simd, dyv, xv, g, mu, rs, dx, R, D);
+    return out(backend, x.shape.slice(), dx);
+  }
   for (let r = 0; r < R; r++) {
     const base = r * D;
     const m = mu[r];
@@ -75,6 +87,76 @@ export function layerNormGradKernel(args: KernelArgs): TensorInfo {
     }
   }
   return out(backend, x.shape.slice(), dx);
+}
+
+/** Rows staged per SIMD call: about 64 KB per operand. */
+function rowsPerChunk(D: number): number {
+  return Math.max(1, Math.floor(16384 / D));
+}
+
+function layerNormSimd(
+  simd: SimdRuntime,
+  x: Float32Array,
+  gamma: Float32Array,
+  beta: Float32Array,
+  y: Float32Array,
+  mean: Float32Array,
+  rstd: Float32Array,
+  R: number,
+  D: number,
+  eps: number,
+): void {
+  const C = rowsPerChunk(D);
+  // heap: x chunk | y chunk | gamma | beta | stats (2 per row)
+  const yAt = C * D;
+  const gAt = 2 * C * D;
+  const bAt = gAt + D;
+  const sAt = bAt + D;
+  const heap = simd.reserve(sAt + 2 * C);
+  heap.set(gamma, gAt);
+  heap.set(beta, bAt);
+  for (let r0 = 0; r0 < R; r0 += C) {
+    const rows = Math.min(C, R - r0);
+    heap.set(x.subarray(r0 * D, (r0 + rows) * D), 0);
+    simd.fn.layerNorm(0, yAt * 4, rows, D, gAt * 4, bAt * 4, eps, sAt * 4);
+    y.set(heap.subarray(yAt, yAt + rows * D), r0 * D);
+    for (let r = 0; r < rows; r++) {
+      mean[r0 + r] = heap[sAt + 2 * r];
+      rstd[r0 + r] = heap[sAt + 2 * r + 1];
+    }
+  }
+}
+
+function layerNormGradSimd(
+  simd: SimdRuntime,
+  dy: Float32Array,
+  x: Float32Array,
+  gamma: Float32Array,
+  mean: Float32Array,
+  rstd: Float32Array,
+  dx: Float32Array,
+  R: number,
+  D: number,
+): void {
+  const C = rowsPerChunk(D);
+  // heap: dy chunk | x chunk | dx chunk | gamma | stats
+  const xAt = C * D;
+  const dxAt = 2 * C * D;
+  const gAt = 3 * C * D;
+  const sAt = gAt + D;
+  const heap = simd.reserve(sAt + 2 * C);
+  heap.set(gamma, gAt);
+  for (let r0 = 0; r0 < R; r0 += C) {
+    const rows = Math.min(C, R - r0);
+    heap.set(dy.subarray(r0 * D, (r0 + rows) * D), 0);
+    heap.set(x.subarray(r0 * D, (r0 + rows) * D), xAt);
+    for (let r = 0; r < rows; r++) {
+      heap[sAt + 2 * r] = mean[r0 + r];
+      heap[sAt + 2 * r + 1] = rstd[r0 + r];
+    }
+    simd.fn.layerNormGrad(0, xAt * 4, dxAt * 4, rows, D, gAt * 4, sAt * 4);
+    dx.set(heap.subarray(dxAt, dxAt + rows * D), r0 * D);
+  }
 }
 
 /** [dγ, dβ]. */

@@ -258,6 +258,318 @@ function scaledSoftmax(): Code {
   return c;
 }
 
+/**
+ * A loop over row elements [0, n) of `rowPtr` (byte pointer local): `vec(jBytes)` emits the
+ * body for 4 elements at byte offset j, `scalar(jBytes)` the body for one element of the tail.
+ */
+function emitRowLoop(c: Code, j: number, nBytes: number, n4Bytes: number, vec: () => void, scalar: () => void): void {
+  c.i32(0).set(j);
+  c.block().loop();
+  c.get(j).get(n4Bytes).i32GeS().brIf(1);
+  vec();
+  c.get(j).i32(16).i32Add().set(j).br(0);
+  c.end().end();
+  c.block().loop();
+  c.get(j).get(nBytes).i32GeS().brIf(1);
+  scalar();
+  c.get(j).i32(4).i32Add().set(j).br(0);
+  c.end().end();
+}
+
+/**
+ * layerNorm(x, y, rows, D, gamma, beta, eps, stats): per row of D floats (any D; rows packed):
+ * y = (x − μ)·r·γ + β with r = 1/sqrt(var + eps); stats[2i] = μ, stats[2i+1] = r.
+ */
+function layerNorm(): Code {
+  const [x, y, rows, D, gamma, beta, eps, stats] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const c = new Code([I32, I32, I32, I32, I32, I32, F32, I32]);
+  const r = c.local(I32);
+  const xr = c.local(I32);
+  const yr = c.local(I32);
+  const j = c.local(I32);
+  const nB = c.local(I32);
+  const n4B = c.local(I32);
+  const acc = c.local(V128);
+  const v = c.local(V128);
+  const mv = c.local(V128);
+  const rv = c.local(V128);
+  const sum = c.local(F32);
+  const mu = c.local(F32);
+  const rs = c.local(F32);
+  const d = c.local(F32);
+  c.get(D).i32(2).i32Shl().set(nB);
+  c.get(D).i32(-4).i32And().i32(2).i32Shl().set(n4B);
+  c.i32(0).set(r);
+  c.block().loop();
+  c.get(r).get(rows).i32GeS().brIf(1);
+  c.get(x).get(r).get(nB).i32Mul().i32Add().set(xr);
+  c.get(y).get(r).get(nB).i32Mul().i32Add().set(yr);
+  // μ
+  c.f32(0).f32x4Splat().set(acc);
+  c.f32(0).set(sum);
+  emitRowLoop(c, j, nB, n4B,
+    () => c.get(acc).get(xr).get(j).i32Add().v128Load().f32x4Add().set(acc),
+    () => c.get(sum).get(xr).get(j).i32Add().f32Load().f32Add().set(sum));
+  emitHorizontal(c, acc, 'add');
+  c.get(sum).f32Add().get(D).f32ConvertI32S().f32Div().tee(mu).f32x4Splat().set(mv);
+  // var = mean((x − μ)²)
+  c.f32(0).f32x4Splat().set(acc);
+  c.f32(0).set(sum);
+  emitRowLoop(c, j, nB, n4B,
+    () => c.get(acc).get(xr).get(j).i32Add().v128Load().get(mv).f32x4Sub().tee(v).get(v).f32x4Mul().f32x4Add().set(acc),
+    () => c.get(xr).get(j).i32Add().f32Load().get(mu).f32Sub().tee(d).get(d).f32Mul().get(sum).f32Add().set(sum));
+  c.f32(1);
+  emitHorizontal(c, acc, 'add');
+  c.get(sum).f32Add().get(D).f32ConvertI32S().f32Div().get(eps).f32Add().f32Sqrt().f32Div().tee(rs).f32x4Splat().set(rv);
+  // y = (x − μ)·r·γ + β
+  emitRowLoop(c, j, nB, n4B,
+    () => c.get(yr).get(j).i32Add().get(xr).get(j).i32Add().v128Load().get(mv).f32x4Sub().get(rv).f32x4Mul()
+      .get(gamma).get(j).i32Add().v128Load().f32x4Mul().get(beta).get(j).i32Add().v128Load().f32x4Add().v128Store(),
+    () => c.get(yr).get(j).i32Add().get(xr).get(j).i32Add().f32Load().get(mu).f32Sub().get(rs).f32Mul()
+      .get(gamma).get(j).i32Add().f32Load().f32Mul().get(beta).get(j).i32Add().f32Load().f32Add().f32Store());
+  c.get(stats).get(r).i32(3).i32Shl().i32Add().get(mu).f32Store();
+  c.get(stats).get(r).i32(3).i32Shl().i32Add().get(rs).f32Store(4);
+  c.get(r).i32(1).i32Add().set(r).br(0);
+  c.end().end();
+  return c;
+}
+
+/**
+ * layerNormGrad(dy, x, dx, rows, D, gamma, stats): dx = r·(g − mean(g) − x̂·mean(g·x̂)),
+ * g = dy·γ, x̂ = (x − μ)·r, with μ, r from stats as layerNorm wrote them.
+ */
+function layerNormGrad(): Code {
+  const [dy, x, dx, rows, D, gamma, stats] = [0, 1, 2, 3, 4, 5, 6];
+  const c = new Code([I32, I32, I32, I32, I32, I32, I32]);
+  const r = c.local(I32);
+  const off = c.local(I32);
+  const j = c.local(I32);
+  const nB = c.local(I32);
+  const n4B = c.local(I32);
+  const a1 = c.local(V128);
+  const a2 = c.local(V128);
+  const g = c.local(V128);
+  const mv = c.local(V128);
+  const rv = c.local(V128);
+  const av = c.local(V128);
+  const cv = c.local(V128);
+  const s1 = c.local(F32);
+  const s2 = c.local(F32);
+  const gs = c.local(F32);
+  const mu = c.local(F32);
+  const rs = c.local(F32);
+  const a = c.local(F32);
+  const cc = c.local(F32);
+  const xh = c.local(F32);
+  c.get(D).i32(2).i32Shl().set(nB);
+  c.get(D).i32(-4).i32And().i32(2).i32Shl().set(n4B);
+  c.i32(0).set(r);
+  c.block().loop();
+  c.get(r).get(rows).i32GeS().brIf(1);
+  c.get(r).get(nB).i32Mul().set(off);
+  c.get(stats).get(r).i32(3).i32Shl().i32Add().f32Load().tee(mu).f32x4Splat().set(mv);
+  c.get(stats).get(r).i32(3).i32Shl().i32Add().f32Load(4).tee(rs).f32x4Splat().set(rv);
+  c.f32(0).f32x4Splat().tee(a1).set(a2);
+  c.f32(0).tee(s1).set(s2);
+  // Σ g, Σ g·x̂
+  emitRowLoop(c, j, nB, n4B,
+    () => {
+      c.get(dy).get(off).i32Add().get(j).i32Add().v128Load().get(gamma).get(j).i32Add().v128Load().f32x4Mul().set(g);
+      c.get(a1).get(g).f32x4Add().set(a1);
+      c.get(a2).get(g).get(x).get(off).i32Add().get(j).i32Add().v128Load().get(mv).f32x4Sub().get(rv).f32x4Mul().f32x4Mul().f32x4Add().set(a2);
+    },
+    () => {
+      c.get(dy).get(off).i32Add().get(j).i32Add().f32Load().get(gamma).get(j).i32Add().f32Load().f32Mul().set(gs);
+      c.get(s1).get(gs).f32Add().set(s1);
+      c.get(s2).get(gs).get(x).get(off).i32Add().get(j).i32Add().f32Load().get(mu).f32Sub().get(rs).f32Mul().f32Mul().f32Add().set(s2);
+    });
+  emitHorizontal(c, a1, 'add');
+  c.get(s1).f32Add().get(D).f32ConvertI32S().f32Div().tee(a).f32x4Splat().set(av);
+  emitHorizontal(c, a2, 'add');
+  c.get(s2).f32Add().get(D).f32ConvertI32S().f32Div().tee(cc).f32x4Splat().set(cv);
+  // dx = r·(g − a − x̂·c)
+  emitRowLoop(c, j, nB, n4B,
+    () => {
+      c.get(dx).get(off).i32Add().get(j).i32Add();
+      c.get(dy).get(off).i32Add().get(j).i32Add().v128Load().get(gamma).get(j).i32Add().v128Load().f32x4Mul().get(av).f32x4Sub();
+      c.get(x).get(off).i32Add().get(j).i32Add().v128Load().get(mv).f32x4Sub().get(rv).f32x4Mul().get(cv).f32x4Mul().f32x4Sub();
+      c.get(rv).f32x4Mul().v128Store();
+    },
+    () => {
+      c.get(x).get(off).i32Add().get(j).i32Add().f32Load().get(mu).f32Sub().get(rs).f32Mul().set(xh);
+      c.get(dx).get(off).i32Add().get(j).i32Add();
+      c.get(dy).get(off).i32Add().get(j).i32Add().f32Load().get(gamma).get(j).i32Add().f32Load().f32Mul().get(a).f32Sub();
+      c.get(xh).get(cc).f32Mul().f32Sub().get(rs).f32Mul().f32Store();
+    });
+  c.get(r).i32(1).i32Add().set(r).br(0);
+  c.end().end();
+  return c;
+}
+
+/** geluGrad(dy, x, s, dx, n) for n floats (n % 4 == 0): dx = dy·(s + x·s(1 − s)·2c(1 + 3k x²)). */
+function geluGrad(): Code {
+  const [dy, x, s, dx, n] = [0, 1, 2, 3, 4];
+  const c = new Code([I32, I32, I32, I32, I32]);
+  const i = c.local(I32);
+  const end = c.local(I32);
+  const v = c.local(V128);
+  const sg = c.local(V128);
+  const k = new Consts(c);
+  const one = k.get(1);
+  c.get(n).i32(2).i32Shl().set(end);
+  c.i32(0).set(i);
+  c.block().loop();
+  c.get(i).get(end).i32GeS().brIf(1);
+  c.get(x).get(i).i32Add().v128Load().set(v);
+  c.get(s).get(i).i32Add().v128Load().set(sg);
+  c.get(dx).get(i).i32Add();
+  c.get(dy).get(i).i32Add().v128Load();
+  c.get(sg);
+  c.get(v).get(sg).f32x4Mul().get(one).get(sg).f32x4Sub().f32x4Mul();
+  c.get(v).get(v).f32x4Mul().get(k.get(3 * GELU_K)).f32x4Mul().get(one).f32x4Add().get(k.get(2 * GELU_C)).f32x4Mul().f32x4Mul();
+  c.f32x4Add().f32x4Mul().v128Store();
+  c.get(i).i32(16).i32Add().set(i).br(0);
+  c.end().end();
+  return c;
+}
+
+/**
+ * softmaxGradRows(dp, p, rows, S, scale): in place over dp (rows packed, S floats each, any S):
+ * dp = p·(dp − Σ_j dp·p)·scale. Entries where p is 0 (masked keys) come out 0.
+ */
+function softmaxGradRows(): Code {
+  const [dp, p, rows, S, scale] = [0, 1, 2, 3, 4];
+  const c = new Code([I32, I32, I32, I32, F32]);
+  const r = c.local(I32);
+  const off = c.local(I32);
+  const j = c.local(I32);
+  const nB = c.local(I32);
+  const n4B = c.local(I32);
+  const acc = c.local(V128);
+  const dv = c.local(V128);
+  const sv = c.local(V128);
+  const sum = c.local(F32);
+  const dot = c.local(F32);
+  c.get(S).i32(2).i32Shl().set(nB);
+  c.get(S).i32(-4).i32And().i32(2).i32Shl().set(n4B);
+  c.get(scale).f32x4Splat().set(sv);
+  c.i32(0).set(r);
+  c.block().loop();
+  c.get(r).get(rows).i32GeS().brIf(1);
+  c.get(r).get(nB).i32Mul().set(off);
+  c.f32(0).f32x4Splat().set(acc);
+  c.f32(0).set(sum);
+  emitRowLoop(c, j, nB, n4B,
+    () => c.get(acc).get(dp).get(off).i32Add().get(j).i32Add().v128Load().get(p).get(off).i32Add().get(j).i32Add().v128Load().f32x4Mul().f32x4Add().set(acc),
+    () => c.get(sum).get(dp).get(off).i32Add().get(j).i32Add().f32Load().get(p).get(off).i32Add().get(j).i32Add().f32Load().f32Mul().f32Add().set(sum));
+  emitHorizontal(c, acc, 'add');
+  c.get(sum).f32Add().tee(dot).f32x4Splat().set(dv);
+  emitRowLoop(c, j, nB, n4B,
+    () => c.get(dp).get(off).i32Add().get(j).i32Add().get(p).get(off).i32Add().get(j).i32Add().v128Load()
+      .get(dp).get(off).i32Add().get(j).i32Add().v128Load().get(dv).f32x4Sub().f32x4Mul().get(sv).f32x4Mul().v128Store(),
+    () => c.get(dp).get(off).i32Add().get(j).i32Add().get(p).get(off).i32Add().get(j).i32Add().f32Load()
+      .get(dp).get(off).i32Add().get(j).i32Add().f32Load().get(dot).f32Sub().f32Mul().get(scale).f32Mul().f32Store());
+  c.get(r).i32(1).i32Add().set(r).br(0);
+  c.end().end();
+  return c;
+}
+
+/**
+ * attentionScores(q, k, sc, BH, T, S, Sp, hd, scale): for each head bh and query t,
+ * sc[(bh·T + t)·Sp + j] = scale · q[bh, t] · k[bh, j] for all j < S (hd % 4 == 0).
+ */
+function attentionScores(): Code {
+  const [q, k, sc, BH, T, S, Sp, hd, scale] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const c = new Code([I32, I32, I32, I32, I32, I32, I32, I32, F32]);
+  const bh = c.local(I32);
+  const t = c.local(I32);
+  const j = c.local(I32);
+  const i = c.local(I32);
+  const hdB = c.local(I32);
+  const qrow = c.local(I32);
+  const krow = c.local(I32);
+  const srow = c.local(I32);
+  const acc = c.local(V128);
+  c.get(hd).i32(2).i32Shl().set(hdB);
+  c.i32(0).set(bh);
+  c.block().loop();
+  c.get(bh).get(BH).i32GeS().brIf(1);
+  c.i32(0).set(t);
+  c.block().loop();
+  c.get(t).get(T).i32GeS().brIf(1);
+  c.get(q).get(bh).get(T).i32Mul().get(t).i32Add().get(hdB).i32Mul().i32Add().set(qrow);
+  c.get(sc).get(bh).get(T).i32Mul().get(t).i32Add().get(Sp).i32Mul().i32(2).i32Shl().i32Add().set(srow);
+  c.get(k).get(bh).get(S).i32Mul().get(hdB).i32Mul().i32Add().set(krow);
+  c.i32(0).set(j);
+  c.block().loop();
+  c.get(j).get(S).i32GeS().brIf(1);
+  c.f32(0).f32x4Splat().set(acc);
+  c.i32(0).set(i);
+  c.block().loop();
+  c.get(i).get(hdB).i32GeS().brIf(1);
+  c.get(acc).get(qrow).get(i).i32Add().v128Load().get(krow).get(i).i32Add().v128Load().f32x4Mul().f32x4Add().set(acc);
+  c.get(i).i32(16).i32Add().set(i).br(0);
+  c.end().end();
+  c.get(srow).get(j).i32(2).i32Shl().i32Add();
+  emitHorizontal(c, acc, 'add');
+  c.get(scale).f32Mul().f32Store();
+  c.get(krow).get(hdB).i32Add().set(krow);
+  c.get(j).i32(1).i32Add().set(j).br(0);
+  c.end().end();
+  c.get(t).i32(1).i32Add().set(t).br(0);
+  c.end().end();
+  c.get(bh).i32(1).i32Add().set(bh).br(0);
+  c.end().end();
+  return c;
+}
+
+/**
+ * attentionValues(sc, v, o, BH, T, S, Sp, hd): o[bh, t] = Σ_j sc[(bh·T + t)·Sp + j] · v[bh, j]
+ * (hd % 4 == 0).
+ */
+function attentionValues(): Code {
+  const [sc, v, o, BH, T, S, Sp, hd] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const c = new Code([I32, I32, I32, I32, I32, I32, I32, I32]);
+  const bh = c.local(I32);
+  const t = c.local(I32);
+  const j = c.local(I32);
+  const i = c.local(I32);
+  const hdB = c.local(I32);
+  const srow = c.local(I32);
+  const vcol = c.local(I32);
+  const orow = c.local(I32);
+  const acc = c.local(V128);
+  c.get(hd).i32(2).i32Shl().set(hdB);
+  c.i32(0).set(bh);
+  c.block().loop();
+  c.get(bh).get(BH).i32GeS().brIf(1);
+  c.i32(0).set(t);
+  c.block().loop();
+  c.get(t).get(T).i32GeS().brIf(1);
+  c.get(sc).get(bh).get(T).i32Mul().get(t).i32Add().get(Sp).i32Mul().i32(2).i32Shl().i32Add().set(srow);
+  c.get(o).get(bh).get(T).i32Mul().get(t).i32Add().get(hdB).i32Mul().i32Add().set(orow);
+  c.i32(0).set(i);
+  c.block().loop();
+  c.get(i).get(hdB).i32GeS().brIf(1);
+  c.f32(0).f32x4Splat().set(acc);
+  c.get(v).get(bh).get(S).i32Mul().get(hdB).i32Mul().i32Add().get(i).i32Add().set(vcol);
+  c.i32(0).set(j);
+  c.block().loop();
+  c.get(j).get(S).i32GeS().brIf(1);
+  c.get(acc).get(srow).get(j).i32(2).i32Shl().i32Add().f32Load().f32x4Splat().get(vcol).v128Load().f32x4Mul().f32x4Add().set(acc);
+  c.get(vcol).get(hdB).i32Add().set(vcol);
+  c.get(j).i32(1).i32Add().set(j).br(0);
+  c.end().end();
+  c.get(orow).get(i).i32Add().get(acc).v128Store();
+  c.get(i).i32(16).i32Add().set(i).br(0);
+  c.end().end();
+  c.get(t).i32(1).i32Add().set(t).br(0);
+  c.end().end();
+  c.get(bh).i32(1).i32Add().set(bh).br(0);
+  c.end().end();
+  return c;
+}
+
 /** expInPlace(p, n): p[i] = exp(p[i]) for n floats (n % 4 == 0); for tests of the exp itself. */
 function expInPlace(): Code {
   const [p, n] = [0, 1];
@@ -281,5 +593,20 @@ function expInPlace(): Code {
 }
 
 export function simdModuleBytes(): Uint8Array<ArrayBuffer> {
-  return buildModule({ gelu: gelu(), softmaxRows: softmaxRows(), maxSumExp: maxSumExp(), scaledSoftmax: scaledSoftmax(), expInPlace: expInPlace() }, 16);
+  return buildModule(
+    {
+      gelu: gelu(),
+      geluGrad: geluGrad(),
+      softmaxRows: softmaxRows(),
+      softmaxGradRows: softmaxGradRows(),
+      maxSumExp: maxSumExp(),
+      scaledSoftmax: scaledSoftmax(),
+      layerNorm: layerNorm(),
+      layerNormGrad: layerNormGrad(),
+      attentionScores: attentionScores(),
+      attentionValues: attentionValues(),
+      expInPlace: expInPlace(),
+    },
+    16,
+  );
 }

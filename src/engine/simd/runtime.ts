@@ -11,6 +11,12 @@ import { simdModuleBytes } from './kernels.js';
 interface Exports {
   memory: WebAssembly.Memory;
   gelu(x: number, y: number, s: number, n: number): void;
+  geluGrad(dy: number, x: number, s: number, dx: number, n: number): void;
+  softmaxGradRows(dp: number, p: number, rows: number, S: number, scale: number): void;
+  layerNorm(x: number, y: number, rows: number, D: number, gamma: number, beta: number, eps: number, stats: number): void;
+  attentionScores(q: number, k: number, sc: number, BH: number, T: number, S: number, Sp: number, hd: number, scale: number): void;
+  attentionValues(sc: number, v: number, o: number, BH: number, T: number, S: number, Sp: number, hd: number): void;
+  layerNormGrad(dy: number, x: number, dx: number, rows: number, D: number, gamma: number, stats: number): void;
   softmaxRows(p: number, rows: number, ld: number, lim0: number): void;
   maxSumExp(z: number, rows: number, ld: number, stats: number): void;
   scaledSoftmax(z: number, rows: number, ld: number, lse: number, coef: number): void;

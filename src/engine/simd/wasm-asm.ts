@@ -111,6 +111,8 @@ export class Code {
   f32Mul(): this { return this.op(0x94); }
   f32Div(): this { return this.op(0x95); }
   f32Max(): this { return this.op(0x97); }
+  f32Sqrt(): this { return this.op(0x91); }
+  f32ConvertI32S(): this { return this.op(0xb2); }
 
   // v128 / f32x4 / i32x4.
   v128Load(offset = 0): this { this.bytes.push(0xfd, 0x00); uleb(4, this.bytes); uleb(offset, this.bytes); return this; }
