@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { setBlasForTesting, jsGemm } from '../src/engine/blas.js';
+import { jsBlas, setBlasForTesting } from '../src/engine/blas.js';
 import { Rng } from '../src/util/rng.js';
 import { randInt, randn, sameOnBoth } from './engine-helpers.js';
 
@@ -53,7 +53,7 @@ test('BatchMatMul: int32 falls back to tfjs, shape errors match', async () => {
 });
 
 test('BatchMatMul: the JavaScript GEMM (no OpenBLAS) gives the same products', async () => {
-  setBlasForTesting({ sgemm: jsGemm, kind: 'js', reason: 'test' });
+  setBlasForTesting(jsBlas('test'));
   try {
     for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
       const a = ta ? [9, 6] : [6, 9];
@@ -79,6 +79,13 @@ test('Add, Sub, Multiply, RealDiv: same shape, row/col/scalar broadcasts on eith
     [[4, 1], [1, 5]], // outer product: fallback
     [[2, 3, 5], [2, 1, 5]], // interior broadcast: fallback
     [[0, 5], [5]],
+    // Large enough for the OpenBLAS paths (saxpy, sger, sscal):
+    [[80, 64], [80, 64]],
+    [[80, 64], [64]],
+    [[64], [80, 64]],
+    [[80, 64], []],
+    [[], [80, 64]],
+    [[80, 64], [80, 1]],
   ];
   const ops: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
     ['add', tf.add],

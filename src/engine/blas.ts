@@ -1,6 +1,7 @@
 /**
- * Single-precision matrix products for the fast CPU engine: OpenBLAS's sgemm through the optional
- * `nblas` binding when it loads, else a plain JavaScript GEMM (correct everywhere, much slower).
+ * Single-precision BLAS for the fast CPU engine: OpenBLAS's sgemm (and the vectorised level-1/2
+ * saxpy, sger, sscal, ~3× faster than a JavaScript loop for adds and bias broadcasts) through the
+ * optional `nblas` binding when it loads, else plain JavaScript (correct everywhere, slower).
  *
  * Row-major throughout: C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, where op(X) is X or
  * Xᵀ; lda/ldb/ldc are the row strides of the arrays as stored. Offsets address sub-matrices of
@@ -29,8 +30,18 @@ export interface Gemm {
   ): void;
 }
 
+/** y[0..n) += alpha · x[0..n) (whole arrays from offset 0). */
+export type Axpy = (n: number, alpha: number, x: Float32Array, y: Float32Array) => void;
+/** a[i, j] += alpha · x[i] · y[j] for an m × n row-major a (row stride n). */
+export type Ger = (m: number, n: number, alpha: number, x: Float32Array, y: Float32Array, a: Float32Array) => void;
+/** x[0..n) *= alpha. */
+export type Scal = (n: number, alpha: number, x: Float32Array) => void;
+
 export interface Blas {
   sgemm: Gemm;
+  saxpy: Axpy;
+  sger: Ger;
+  sscal: Scal;
   /** 'openblas' when nblas loaded, 'js' for the fallback. */
   kind: 'openblas' | 'js';
   /** Why the native library is not in use (only for kind 'js'). */
@@ -110,23 +121,60 @@ export const jsGemm: Gemm = (transA, transB, m, n, k, alpha, a, aOff, lda, b, bO
   }
 };
 
+export const jsAxpy: Axpy = (n, alpha, x, y) => {
+  for (let i = 0; i < n; i++) y[i] += alpha * x[i];
+};
+
+export const jsGer: Ger = (m, n, alpha, x, y, a) => {
+  for (let i = 0, k = 0; i < m; i++) {
+    const xi = alpha * x[i];
+    for (let j = 0; j < n; j++, k++) a[k] += xi * y[j];
+  }
+};
+
+export const jsScal: Scal = (n, alpha, x) => {
+  for (let i = 0; i < n; i++) x[i] *= alpha;
+};
+
+/** The JavaScript implementations of everything (no native library). */
+export function jsBlas(reason: string): Blas {
+  return { sgemm: jsGemm, saxpy: jsAxpy, sger: jsGer, sscal: jsScal, kind: 'js', reason };
+}
+
 let cached: Blas | undefined;
 
 /** Load the BLAS once per process (nblas if it loads, else the JS fallback with the reason). */
 export function getBlas(): Blas {
   if (cached) return cached;
   try {
-    const nblas = createRequire(import.meta.url)('nblas') as { sgemm?: NativeSgemm };
-    if (typeof nblas.sgemm !== 'function') throw new Error('nblas has no sgemm');
+    const nblas = createRequire(import.meta.url)('nblas') as {
+      sgemm?: NativeSgemm;
+      saxpy?: (n: number, alpha: number, x: Float32Array, incx: number, y: Float32Array, incy: number) => void;
+      sger?: (m: number, n: number, alpha: number, x: Float32Array, incx: number, y: Float32Array, incy: number, a: Float32Array, lda: number) => void;
+      sscal?: (n: number, alpha: number, x: Float32Array, incx: number) => void;
+    };
+    const { saxpy, sger, sscal } = nblas;
+    if (typeof nblas.sgemm !== 'function' || !saxpy || !sger || !sscal) throw new Error('nblas lacks sgemm/saxpy/sger/sscal');
     const sgemm = nativeGemm(nblas.sgemm);
     // Smoke test: a wrong binding must not silently corrupt results.
     const c = new Float32Array(4);
     sgemm(false, true, 2, 2, 2, 1, new Float32Array([1, 2, 3, 4]), 0, 2, new Float32Array([5, 6, 7, 8]), 0, 2, 0, c, 0, 2);
     if (c[0] !== 17 || c[1] !== 23 || c[2] !== 39 || c[3] !== 53) throw new Error(`nblas sgemm self-test failed (${Array.from(c)})`);
-    cached = { sgemm, kind: 'openblas' };
+    cached = {
+      sgemm,
+      saxpy: (n, alpha, x, y) => {
+        if (n > 0) saxpy(n, alpha, x, 1, y, 1);
+      },
+      sger: (m, n, alpha, x, y, a) => {
+        if (m > 0 && n > 0) sger(m, n, alpha, x, 1, y, 1, a, n);
+      },
+      sscal: (n, alpha, x) => {
+        if (n > 0) sscal(n, alpha, x, 1);
+      },
+      kind: 'openblas',
+    };
   } catch (e) {
-    const reason = (e as Error).message.split('\n')[0];
-    cached = { sgemm: jsGemm, kind: 'js', reason };
+    cached = jsBlas((e as Error).message.split('\n')[0]);
   }
   return cached;
 }

@@ -34,7 +34,7 @@ export function geluKernel(args: KernelArgs): TensorInfo[] {
   return [out(backend, x.shape.slice(), y), out(backend, x.shape.slice(), s)];
 }
 
-const CHUNK = 8192;
+const CHUNK = 4096;
 
 /** The SIMD loop over chunks staged in the module's memory; returns how many elements it did. */
 function geluSimd(simd: SimdRuntime, x: Float32Array, y: Float32Array, s: Float32Array, n: number): number {

@@ -14,12 +14,21 @@ import { getBlas } from '../blas.js';
 import { alloc, f32, out, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
 import { LINEAR, LINEAR_LOW_RANK, LINEAR_LOW_RANK_DX } from './names.js';
 
-/** The output rows before the GEMMs accumulate: residual + bias, residual, bias, or nothing. */
+let ones = new Float32Array(0);
+function onesOf(n: number): Float32Array {
+  if (ones.length < n) ones = new Float32Array(n).fill(1);
+  return ones;
+}
+
+/**
+ * The output rows before the GEMMs accumulate: residual + bias, residual, bias, or nothing
+ * (returns the GEMM's beta). residual + bias is a copy and a rank-1 update (ones · biasᵀ).
+ */
 function initOutput(y: Float32Array, R: number, OUT: number, bias: Float32Array | undefined, residual: Float32Array | undefined): number {
-  if (residual && bias) {
-    for (let r = 0, i = 0; r < R; r++) for (let j = 0; j < OUT; j++, i++) y[i] = residual[i] + bias[j];
-  } else if (residual) y.set(residual.subarray(0, R * OUT));
-  else if (bias) for (let r = 0; r < R; r++) y.set(bias, r * OUT);
+  if (residual) {
+    y.set(residual.subarray(0, R * OUT));
+    if (bias) getBlas().sger(R, OUT, 1, onesOf(R), bias, y);
+  } else if (bias) for (let r = 0; r < R; r++) y.set(bias, r * OUT);
   else return 0;
   return 1;
 }
