@@ -245,9 +245,20 @@ function smallTJs(sh: Shape, scale: number, qv: Float32Array, kv: Float32Array, 
         const lim = S - T + t + 1;
         for (let j = 0; j < lim; j++) {
           const kr = kOff + j * hd;
-          let d = 0;
-          for (let i = 0; i < hd; i++) d += qv[qOff + i] * kv[kr + i];
-          p[row + j] = d * scale;
+          // Four independent sums: the dot product is latency-bound with one.
+          let d0 = 0;
+          let d1 = 0;
+          let d2 = 0;
+          let d3 = 0;
+          let i = 0;
+          for (; i + 3 < hd; i += 4) {
+            d0 += qv[qOff + i] * kv[kr + i];
+            d1 += qv[qOff + i + 1] * kv[kr + i + 1];
+            d2 += qv[qOff + i + 2] * kv[kr + i + 2];
+            d3 += qv[qOff + i + 3] * kv[kr + i + 3];
+          }
+          for (; i < hd; i++) d0 += qv[qOff + i] * kv[kr + i];
+          p[row + j] = (d0 + d1 + (d2 + d3)) * scale;
         }
       }
       maskedSoftmaxRows(p, bh * T * S, S, T, S, mv, b * S);
