@@ -64,7 +64,7 @@ async function start(name: Exclude<BackendName, 'auto'>): Promise<BackendChoice>
       const blas = registerFastBackend();
       if (!(await setTfBackend(FAST_BACKEND))) throw new UsageError('--backend cpu: the fast CPU engine failed to initialise');
       if (blas.kind === 'js') {
-        const note = `OpenBLAS (optional dependency nblas) is not available (${blas.reason}); the cpu engine uses JavaScript matrix products, several times slower`;
+        const note = `OpenBLAS (optional dependency nblas) is not available (${blas.reason}); the cpu engine falls back to JavaScript matrix products (tens of times slower; install libopenblas-dev and reinstall nblas)`;
         sayOnce(note);
         return { name, note };
       }

@@ -143,9 +143,13 @@ export function jsBlas(reason: string): Blas {
 
 let cached: Blas | undefined;
 
-/** Load the BLAS once per process (nblas if it loads, else the JS fallback with the reason). */
+/**
+ * Load the BLAS once per process (nblas if it loads, else the JS fallback with the reason).
+ * COLORA_NO_BLAS=1 forces the fallback (to measure it, or to rule OpenBLAS out).
+ */
 export function getBlas(): Blas {
   if (cached) return cached;
+  if (process.env.COLORA_NO_BLAS === '1') return (cached = jsBlas('COLORA_NO_BLAS=1 is set'));
   try {
     const nblas = createRequire(import.meta.url)('nblas') as {
       sgemm?: NativeSgemm;
