@@ -3,6 +3,7 @@
  * implementations on plain tfjs cpu: values and gradients (tf.grads), on the SIMD path and on the
  * plain JavaScript path.
  */
+import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import * as ops from '../src/engine/ops.js';
@@ -43,15 +44,36 @@ function withGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, nGrad: number, weights:
   };
 }
 
-test('linear and linearT (with and without bias) match matMul + add, with gradients', async () => {
+test('linear and linearT (with and without bias) match matMul + add, with gradients for x and b', async () => {
   const x = randn(rng, [9, 6]);
   const w = randn(rng, [6, 5]);
   const wt = randn(rng, [5, 6]);
   const b = randn(rng, [5]);
   const r = randn(rng, [9, 5]);
-  await compare('linear', [x, w, b], withGrads((x, w, b) => ops.linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), 3, r), withGrads((x, w, b) => ops.composite.linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), 3, r));
-  await compare('linear no bias', [x, w], withGrads((x, w) => ops.linear(x as tf.Tensor2D, w as tf.Tensor2D), 2, r), withGrads((x, w) => ops.composite.linear(x as tf.Tensor2D, w as tf.Tensor2D), 2, r));
-  await compare('linearT', [x, wt, b], withGrads((x, w, b) => ops.linearT(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), 3, r), withGrads((x, w, b) => ops.composite.linearT(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), 3, r));
+  // Weights last: a plain-tensor weight is frozen (no gradient asked for it).
+  await compare('linear', [x, b, w], withGrads((x, b, w) => ops.linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), 2, r), withGrads((x, b, w) => ops.composite.linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), 2, r));
+  await compare('linear no bias', [x, w], withGrads((x, w) => ops.linear(x as tf.Tensor2D, w as tf.Tensor2D), 1, r), withGrads((x, w) => ops.composite.linear(x as tf.Tensor2D, w as tf.Tensor2D), 1, r));
+  await compare('linearT', [x, b, wt], withGrads((x, b, w) => ops.linearT(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), 2, r), withGrads((x, b, w) => ops.composite.linearT(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), 2, r));
+});
+
+test('linear: a trainable tf.Variable weight gets its gradient; a plain-tensor weight is frozen and says so', async () => {
+  const x = randn(rng, [9, 6]);
+  const w = randn(rng, [6, 5]);
+  const wt = randn(rng, [5, 6]);
+  const r = randn(rng, [9, 5]);
+  const trained = (impl: (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D) => (xt: tf.Tensor, wt0: tf.Tensor, rt: tf.Tensor) => {
+    const v = tf.variable(wt0 as tf.Tensor2D, true);
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(impl(xt as tf.Tensor2D, v), rt)), [v]);
+    const out = [value, grads[v.name]];
+    v.dispose();
+    return out;
+  };
+  await compare('linear, trainable W', [x, w, r], trained(ops.linear), trained(ops.composite.linear));
+  await compare('linearT, trainable W', [x, wt, r], trained(ops.linearT), trained(ops.composite.linearT));
+  await assert.rejects(
+    runOn(FAST_BACKEND, [x, w], (xt, wt0) => tf.grad((w: tf.Tensor) => tf.sum(ops.linear(xt as tf.Tensor2D, w as tf.Tensor2D)))(wt0)),
+    /plain tensor, which colora treats as frozen/,
+  );
 });
 
 test('layerNorm over the last axis (2-D and 3-D), with gradients for x, gamma and beta', async () => {
@@ -127,7 +149,7 @@ test('crossEntropy: weighted mean over rows, zero-weight rows, odd vocabulary, w
   }
 });
 
-test('linearFused: residual + x W + b + scale (x Aᵀ) Bᵀ in every combination, with gradients for all inputs', async () => {
+test('linearFused: residual + x W + b + scale (x Aᵀ) Bᵀ in every combination, with gradients for all but the frozen W', async () => {
   const [N, IN, OUT, r] = [7, 6, 10, 3];
   const x = randn(rng, [N, IN]);
   const w = randn(rng, [IN, OUT]);
@@ -139,15 +161,17 @@ test('linearFused: residual + x W + b + scale (x Aᵀ) Bᵀ in every combination
   for (const withB of [false, true]) {
     for (const withLowRank of [false, true]) {
       for (const withRes of [false, true]) {
-        const inputs = [x, w, ...(withB ? [b] : []), ...(withLowRank ? [A, B] : []), ...(withRes ? [res] : [])];
+        // The (plain, frozen) weight goes last and gets no gradient.
+        const inputs = [x, ...(withB ? [b] : []), ...(withLowRank ? [A, B] : []), ...(withRes ? [res] : []), w];
         const make = (impl: typeof ops.linearFused) => (...t: tf.Tensor[]) => {
-          const [xt, wt, ...rest] = t;
+          const rest = t.slice();
+          const xt = rest.shift() as tf.Tensor2D;
           const bias = withB ? (rest.shift() as tf.Tensor1D) : undefined;
           const lowRank = withLowRank ? { A: rest.shift() as tf.Tensor2D, B: rest.shift() as tf.Tensor2D, scale: 2 } : undefined;
           const residual = withRes ? (rest.shift() as tf.Tensor2D) : undefined;
-          return impl(xt as tf.Tensor2D, wt as tf.Tensor2D, { b: bias, lowRank, residual });
+          return impl(xt, rest.shift() as tf.Tensor2D, { b: bias, lowRank, residual });
         };
-        await compare(`linearFused b=${withB} lowRank=${withLowRank} residual=${withRes}`, inputs, withGrads(make(ops.linearFused), inputs.length, weights), withGrads(make(ops.composite.linearFused), inputs.length, weights));
+        await compare(`linearFused b=${withB} lowRank=${withLowRank} residual=${withRes}`, inputs, withGrads(make(ops.linearFused), inputs.length - 1, weights), withGrads(make(ops.composite.linearFused), inputs.length - 1, weights));
       }
     }
   }

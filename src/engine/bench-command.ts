@@ -183,7 +183,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       tf_backend: tf.getBackend(),
       blas: choice.name === 'cpu' ? blas.kind : 'n/a',
       simd: choice.name === 'cpu' && getSimd() !== undefined,
-      threads: process.env.OPENBLAS_NUM_THREADS ?? 'default',
+      threads: choice.name === 'cpu' ? (blas.threads ?? 'n/a') : 'n/a',
       params,
       train_tokens_per_s: round1((w.batch * (w.ctx - 1) * 1000) / timedMedian(stepMs)),
       generate_tokens_per_s: round1((w.batch * w.gen * 1000) / sortedGen[1]),
@@ -219,7 +219,7 @@ export async function benchCommand(opts: Record<string, unknown>): Promise<void>
   }
   const m = r.model;
   const lines = [
-    `colora bench: backend ${r.backend} (tfjs '${r.tf_backend}'${r.backend === 'cpu' ? `, BLAS ${r.blas}, SIMD ${r.simd ? 'on' : 'off'}` : ''})`,
+    `colora bench: backend ${r.backend} (tfjs '${r.tf_backend}'${r.backend === 'cpu' ? `, BLAS ${r.blas}, threads ${r.threads}, SIMD ${r.simd ? 'on' : 'off'}` : ''})`,
     `workload: ${m.layers} layers, d ${m.d}, ${m.heads} heads, vocab ${m.vocab}, ctx ${m.ctx}, batch ${m.batch}, LoRA rank ${m.rank}; ${r.params} parameters`,
     `train:    ${r.train_tokens_per_s} tokens/s (median of ${m.steps - 1} steps after warm-up; steps ${r.step_ms.join(', ')} ms), loss ${r.final_loss}`,
     `generate: ${r.generate_tokens_per_s} tokens/s (${m.gen} tokens after a ${Math.min(PROMPT, m.ctx)}-token prompt, batch ${m.batch}; runs ${r.generate_ms.join(', ')} ms)`,

@@ -20,7 +20,7 @@ import { crossEntropyGrad, crossEntropyGradKernel, crossEntropyKernel } from './
 import { makeGatherV2, makeUnsortedSegmentSum } from './kernels/gather.js';
 import { geluGradKernel, geluKernel } from './kernels/gelu.js';
 import { layerNormGrad, layerNormGradKernel, layerNormKernel, layerNormParamGradKernel } from './kernels/layer-norm.js';
-import { linearGrad, linearKernel, linearLowRankDxKernel, linearLowRankGrad, linearLowRankKernel } from './kernels/linear.js';
+import { linearFrozenGrad, linearGrad, linearKernel, linearLowRankDxKernel, linearLowRankGrad, linearLowRankKernel } from './kernels/linear.js';
 import { makeBatchMatMul } from './kernels/matmul.js';
 import * as names from './kernels/names.js';
 import { makeSlice, makeSplitV } from './kernels/slice.js';
@@ -50,6 +50,7 @@ const OVERRIDES: Record<string, (fallback: Fallback) => Kernel> = {
 /** The fused kernels (no tfjs counterpart). */
 const FUSED: Record<string, Kernel> = {
   [names.LINEAR]: linearKernel,
+  [names.LINEAR_FROZEN]: linearKernel,
   [names.LINEAR_LOW_RANK]: linearLowRankKernel,
   [names.LINEAR_LOW_RANK_DX]: linearLowRankDxKernel,
   [names.ATTENTION_QKV]: attentionQkvKernel,
@@ -100,7 +101,7 @@ export function registerFastBackend(): Blas {
     register(kernelName, make(base.kernelFunc as Fallback));
   }
   for (const [kernelName, fn] of Object.entries(FUSED)) register(kernelName, fn);
-  for (const g of [linearGrad, linearLowRankGrad, layerNormGrad, crossEntropyGrad]) tf.registerGradient(g);
+  for (const g of [linearGrad, linearFrozenGrad, linearLowRankGrad, layerNormGrad, crossEntropyGrad]) tf.registerGradient(g);
   registered = true;
   return blas;
 }

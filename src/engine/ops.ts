@@ -18,14 +18,26 @@ function fused(name: string): boolean {
   return !!b && tf.getKernel(name, b) !== undefined;
 }
 
+/**
+ * The linear kernel for weight w: a weight that is not a trainable tf.Variable is frozen (the
+ * model's base weights are plain tensors), so its kernel need not keep x for a weight gradient.
+ */
+function linearKernelFor(w: tf.Tensor): string {
+  return w instanceof tf.Variable && w.trainable ? K.LINEAR : K.LINEAR_FROZEN;
+}
+
 function run(name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}): tf.Tensor[] {
   const r = tf.engine().runKernel(name, inputs, attrs);
   return Array.isArray(r) ? r : [r];
 }
 
-/** y = x W + b, GPT-2 Conv1D layout: x [N, in], W [in, out], b [out]. */
+/**
+ * y = x W + b, GPT-2 Conv1D layout: x [N, in], W [in, out], b [out]. On the fast engine a W that
+ * is not a trainable tf.Variable is frozen: asking for its gradient is an error (pass a
+ * tf.Variable to train the base weights, as pretraining does).
+ */
 export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
-  if (fused(K.LINEAR)) return run(K.LINEAR, b ? { x, w, b } : { x, w }, { transposeW: false })[0] as tf.Tensor2D;
+  if (fused(K.LINEAR)) return run(linearKernelFor(w), b ? { x, w, b } : { x, w }, { transposeW: false })[0] as tf.Tensor2D;
   return compositeLinear(x, w, b, false);
 }
 
@@ -147,7 +159,7 @@ function compositeCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, weight
 
 /** y = x Wᵀ + b for a weight stored [out, in] (the tied LM head: logits = h · wteᵀ). x [N, in]. */
 export function linearT(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
-  if (fused(K.LINEAR)) return run(K.LINEAR, b ? { x, w, b } : { x, w }, { transposeW: true })[0] as tf.Tensor2D;
+  if (fused(K.LINEAR)) return run(linearKernelFor(w), b ? { x, w, b } : { x, w }, { transposeW: true })[0] as tf.Tensor2D;
   return compositeLinear(x, w, b, true);
 }
 
@@ -202,7 +214,7 @@ export function linearFused(x: tf.Tensor2D, w: tf.Tensor2D, o: LinearFusedOption
     const { A, B, scale } = o.lowRank;
     return tf.tidy(() => run(K.LINEAR_LOW_RANK, { x, w, a: A, bm: B, ...extra }, { scale })[0] as tf.Tensor2D);
   }
-  if (!o.lowRank && fused(K.LINEAR)) return run(K.LINEAR, { x, w, ...extra }, { transposeW: false })[0] as tf.Tensor2D;
+  if (!o.lowRank && fused(K.LINEAR)) return run(linearKernelFor(w), { x, w, ...extra }, { transposeW: false })[0] as tf.Tensor2D;
   return compositeLinearFused(x, w, o);
 }
 

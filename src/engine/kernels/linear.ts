@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { getBlas } from '../blas.js';
 import { alloc, f32, out, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
-import { LINEAR, LINEAR_LOW_RANK, LINEAR_LOW_RANK_DX } from './names.js';
+import { LINEAR, LINEAR_FROZEN, LINEAR_LOW_RANK, LINEAR_LOW_RANK_DX } from './names.js';
 
 let ones = new Float32Array(0);
 function onesOf(n: number): Float32Array {
@@ -118,6 +118,29 @@ export const linearGrad: tf.GradConfig = {
     return {
       x: () => tf.matMul(g, w, false, !transposeW),
       w: () => (transposeW ? tf.matMul(g, x, true, false) : tf.matMul(x, g, true, false)),
+      b: () => tf.sum(g, 0),
+      residual: () => tf.clone(g),
+    };
+  },
+};
+
+/**
+ * The same product for a weight that gets no gradient (a plain tensor, not a trainable
+ * tf.Variable): backprop then keeps only W, not x, so the layer's input can be freed after the
+ * forward pass (the input of the MLP's output projection alone is 4·N·D floats per block).
+ */
+export const linearFrozenGrad: tf.GradConfig = {
+  kernelName: LINEAR_FROZEN,
+  inputsToSave: ['w'],
+  gradFunc: (dy, saved, attrs) => {
+    const g = dy as tf.Tensor2D;
+    const [w] = saved as [tf.Tensor2D];
+    const transposeW = !!(attrs as { transposeW?: boolean }).transposeW;
+    return {
+      x: () => tf.matMul(g, w, false, !transposeW),
+      w: () => {
+        throw new Error('ops.linear: this weight was passed as a plain tensor, which colora treats as frozen (no gradient); pass a trainable tf.Variable to train it');
+      },
       b: () => tf.sum(g, 0),
       residual: () => tf.clone(g),
     };

@@ -3,6 +3,8 @@
  * registered only for the fast backend; ops.ts checks for them and otherwise composes tfjs ops.
  */
 export const LINEAR = 'ColoraLinear';
+/** ColoraLinear for a frozen weight: the input x is not kept for a weight gradient nobody needs. */
+export const LINEAR_FROZEN = 'ColoraLinearFrozen';
 export const LAYER_NORM = 'ColoraLayerNorm';
 export const LAYER_NORM_GRAD = 'ColoraLayerNormGrad';
 export const LAYER_NORM_PARAM_GRAD = 'ColoraLayerNormParamGrad';
