@@ -56,7 +56,7 @@ export class BufferPool {
     const cap = capacityFor(n);
     this.lastRequest.set(cap, ++this.tick);
     if ((this.tick & 1023) === 0) this.dropStale();
-    let a = this.free.get(cap)?.pop();
+    let a = this.free.get(cap)?.pop() ?? this.larger(cap);
     if (a) {
       this.pooledBytes -= a.byteLength;
       this.hits++;
@@ -65,7 +65,18 @@ export class BufferPool {
       a = new Float32Array(cap);
       this.owned.add(a.buffer);
     }
-    return cap === n ? a : a.subarray(0, n);
+    return a.length === n ? a : a.subarray(0, n);
+  }
+
+  /**
+   * A free buffer of up to twice the capacity asked for, smallest first: when the sizes change
+   * (generation after training, evaluation between rounds) the memory the last phase released
+   * serves the next one instead of the process growing by a second working set.
+   */
+  private larger(cap: number): Float32Array | undefined {
+    let best = 0;
+    for (const [c, list] of this.free) if (c > cap && c <= 2 * cap && list.length > 0 && (best === 0 || c < best)) best = c;
+    return best ? this.free.get(best)!.pop() : undefined;
   }
 
   /** A zero-filled float32 array of length n. */
