@@ -9,6 +9,8 @@ import { Rng } from '../util/rng.js';
 export interface Example {
   promptIds: number[];
   targetIds: number[];
+  /** Per-position loss weights of promptIds ++ targetIds (overrides the prompt/target rule). */
+  weights?: number[];
 }
 
 export interface Batch {
@@ -31,7 +33,8 @@ export function makeBatch(examples: readonly Example[], padId: number, promptLos
     for (let t = 0; t < seq.length - 1; t++) {
       inputs[b * T + t] = seq[t];
       targets[b * T + t] = seq[t + 1];
-      if (promptLoss || t + 1 >= e.promptIds.length) weights[b * T + t] = 1;
+      if (e.weights) weights[b * T + t] = e.weights[t + 1];
+      else if (promptLoss || t + 1 >= e.promptIds.length) weights[b * T + t] = 1;
     }
   });
   return { B, T, inputs, targets, weights };

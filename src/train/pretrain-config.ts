@@ -19,6 +19,8 @@ export const PretrainSchema = z.strictObject({
       max_target_tokens: posInt.default(64),
       /** Examples are concatenated into one token stream and cut into blocks of this many tokens. */
       block_size: posInt.default(256),
+      /** Loss weight of prompt tokens (output tokens weigh 1): below 1 spends the model on the tasks, not on the definitions. */
+      prompt_loss_weight: z.number().min(0).max(1).default(1),
     })
     .prefault({}),
   tokenizer: z
@@ -34,6 +36,8 @@ export const PretrainSchema = z.strictObject({
       n_embd: posInt.default(256),
       n_head: posInt.default(4),
       n_positions: posInt.default(512),
+      /** Continue from this model directory's weights and tokenizer (same shape) instead of a random init. */
+      init_from: z.string().optional(),
     })
     .prefault({}),
   train: z

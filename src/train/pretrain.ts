@@ -12,8 +12,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { PretrainConfig } from './pretrain-config.js';
 import { pretrainLr } from './pretrain-config.js';
 import { builtinTask, listBuiltinTasks } from '../data/builtin/registry.js';
@@ -27,7 +27,7 @@ import { loadTokenizer, type Tokenizer } from '../tokenizer/load.js';
 import { GPT2 } from '../model/gpt2.js';
 import type { GPT2Config } from '../model/config.js';
 import { initGPT2Arrays } from '../model/init.js';
-import { saveGPT2 } from '../model/checkpoint.js';
+import { loadGPT2, saveGPT2 } from '../model/checkpoint.js';
 import { readSafetensors, writeSafetensors, type TensorData } from '../model/safetensors.js';
 import { makeBatch, type Example } from './batch.js';
 import { batchLoss } from './loss.js';
@@ -35,7 +35,7 @@ import { clipByGlobalNorm, createOptimizer, type Optimizer, type OptimizerState 
 import { evaluateItems, scoreByTask, type TaskScore } from '../experiment/evaluate.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
-import { RunError } from '../util/errors.js';
+import { RunError, UsageError } from '../util/errors.js';
 import { appendFileAtomic, writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { toResolvedYaml } from '../config/resolved.js';
 
@@ -76,14 +76,21 @@ function fingerprint(cfg: PretrainConfig): string {
 function packBlocks(texts: TextExample[], tok: Tokenizer, cfg: PretrainConfig, maxSource: number, eosId: number): Example[] {
   const order = Rng.derive(cfg.seed, 'pretrain-pack').shuffle(texts.map((_, i) => i));
   const L = cfg.data.block_size + 1;
+  const pw = cfg.data.prompt_loss_weight;
   const blocks: Example[] = [];
   let cur: number[] = [];
+  let w: number[] = [];
   for (const i of order) {
     const t = texts[i];
-    cur.push(...encodePrompt(tok, t.prompt, maxSource), ...encodeTarget(tok, t.target, cfg.data.max_target_tokens, eosId));
+    const p = encodePrompt(tok, t.prompt, maxSource);
+    const y = encodeTarget(tok, t.target, cfg.data.max_target_tokens, eosId);
+    cur.push(...p, ...y);
+    for (let k = 0; k < p.length; k++) w.push(pw);
+    for (let k = 0; k < y.length; k++) w.push(1);
     while (cur.length >= L) {
-      blocks.push({ promptIds: cur.slice(0, L), targetIds: [] });
+      blocks.push({ promptIds: cur.slice(0, L), targetIds: [], weights: w.slice(0, L) });
       cur = cur.slice(L);
+      w = w.slice(L);
     }
   }
   if (blocks.length === 0) throw new Error('pretrain: not enough data for one block');
@@ -91,6 +98,11 @@ function packBlocks(texts: TextExample[], tok: Tokenizer, cfg: PretrainConfig, m
 }
 
 async function tokenizerFor(cfg: PretrainConfig, out: string, texts: TextExample[]): Promise<Tokenizer> {
+  const from = cfg.model.init_from;
+  if (from && resolve(from) !== resolve(out)) {
+    mkdirSync(out, { recursive: true });
+    for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(from, f), join(out, f));
+  }
   if (!existsSync(join(out, 'tokenizer.json'))) {
     const rng = Rng.derive(cfg.seed, 'tokenizer-corpus');
     const corpus = rng.sampleIndices(texts.length, Math.min(cfg.tokenizer.corpus_examples, texts.length)).map((i) => texts[i].prompt + texts[i].target + EOS);
@@ -110,9 +122,14 @@ interface TrainState {
   noDecayNames: string[];
 }
 
-function buildModel(config: GPT2Config, seed: number): TrainState {
+function buildModel(config: GPT2Config, seed: number, initFrom?: string): TrainState {
   const vars = new Map<string, tf.Variable>();
-  for (const [name, a] of initGPT2Arrays(config, seed)) vars.set(name, tf.variable(tf.tensor(a.data, a.shape), true));
+  const init = initFrom ? loadGPT2(initFrom).namedParams() : undefined;
+  for (const [name, a] of initGPT2Arrays(config, seed)) {
+    const from = init?.get(name);
+    if (init && (!from || !tf.util.arraysEqual(from.shape, a.shape))) throw new UsageError(`model.init_from: ${initFrom} has no tensor ${name} of shape [${a.shape}]`);
+    vars.set(name, tf.variable(from ? from.clone() : tf.tensor(a.data, a.shape), true));
+  }
   const model = new GPT2(config, vars as Map<string, tf.Tensor>);
   const names = [...vars.keys()];
   // nanoGPT's rule: weight decay on matrices (weights, embeddings), none on biases and LayerNorm gains.
@@ -175,7 +192,7 @@ export async function pretrain(cfg: PretrainConfig, out: string, opts: { quiet?:
     eosTokenId: eosId,
     tieWordEmbeddings: true,
   };
-  const s = buildModel(config, cfg.seed);
+  const s = buildModel(config, cfg.seed, cfg.model.init_from);
   const t = cfg.train;
   const vars = (names: string[]) => names.map((n) => s.vars.get(n)!);
   s.decay = createOptimizer(vars(s.decayNames), { kind: 'adamw', betas: [0.9, 0.95], weightDecay: t.weight_decay, gradClip: 0 });
@@ -274,7 +291,8 @@ function modelCard(cfg: PretrainConfig, c: GPT2Config, r: PretrainResult, backen
     `- ${r.params.toLocaleString('en-US')} parameters (${mb.toFixed(1)} MB as F32).`,
     '',
     '## Training',
-    `- ${cfg.train.steps} steps, batch ${cfg.train.batch_size} sequences, AdamW (β = 0.9, 0.95; weight decay ${cfg.train.weight_decay} on matrices), lr ${cfg.train.lr} with ${cfg.train.warmup_steps} warm-up steps and cosine decay to ${cfg.train.min_lr_ratio}×, gradient norm clipped at ${cfg.train.grad_clip}; loss on every token.`,
+    ...(cfg.model.init_from ? [`- Continued from \`${cfg.model.init_from}\` (its weights and tokenizer); prompt tokens weigh ${cfg.data.prompt_loss_weight} in the loss, outputs 1.`] : []),
+    `- ${cfg.train.steps} steps, batch ${cfg.train.batch_size} sequences, AdamW (β = 0.9, 0.95; weight decay ${cfg.train.weight_decay} on matrices), lr ${cfg.train.lr} with ${cfg.train.warmup_steps} warm-up steps and cosine decay to ${cfg.train.min_lr_ratio}×, gradient norm clipped at ${cfg.train.grad_clip}; loss on every token${cfg.data.prompt_loss_weight < 1 ? ` (prompt tokens weighted ${cfg.data.prompt_loss_weight})` : ''}.`,
     `- Seed ${cfg.seed}. Final training loss ${r.finalLoss.toFixed(4)} (last step). Wall time ${(r.seconds / 60).toFixed(1)} min on backend \`${backend}\` (2 CPU cores).`,
     '- Reproduce: `colora pretrain --config configs/pretrain-tiny.yaml --out models/' + cfg.name + '`.',
     '',
