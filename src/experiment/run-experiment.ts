@@ -10,6 +10,7 @@ import { writeResolvedConfig } from '../config/resolved.js';
 import { openTaskSource } from '../data/task-source.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { summaryMarkdown } from '../report/tables.js';
+import { writeReport } from '../report/report-command.js';
 import { encoderOf, openSession, type ModelSession } from './session.js';
 import { prepareClients } from './prepare-data.js';
 import { runMethod, type ClientPrediction, type ResultRow, type RoundLog } from './run-method.js';
@@ -55,6 +56,14 @@ export async function runExperiment(loaded: LoadedConfig, o: TrainOptions, sessi
       writeResultsCsv(join(o.out, 'results.csv'), rows);
       writePredictions(join(o.out, 'predictions.jsonl'), preds);
       writeFileAtomic(join(o.out, 'summary.md'), summaryMarkdown(`${config.name}`, rows, runNotes(config.name, s)));
+    }
+  }
+  if (o.evaluate !== false) {
+    try {
+      await writeReport(o.out, { notes: runNotes(config.name, s) });
+    } catch (e) {
+      // The results are complete; a failed figure must not fail the run (`colora report` retries).
+      if (!o.quiet) process.stderr.write(`colora: report not written: ${(e as Error).message}\n`);
     }
   }
   return rows;
