@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { getSimd, type SimdRuntime } from '../simd/runtime.js';
 import { fexp } from './fast-math.js';
-import { zeros, f32, out, vals, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
+import { alloc, zeros, f32, out, vals, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
 import { CROSS_ENTROPY, CROSS_ENTROPY_GRAD } from './names.js';
 
 function check(logits: TensorInfo, targets: TensorInfo, weights: TensorInfo): [number, number] {
@@ -34,6 +34,10 @@ function rowsPerChunk(Vp: number): number {
 
 /** Stage rows [r0, r0 + rows) of z into the heap with stride Vp, padding with −∞. */
 function stage(heap: Float32Array, z: Float32Array, r0: number, rows: number, V: number, Vp: number): void {
+  if (Vp === V) {
+    heap.set(z.subarray(r0 * V, (r0 + rows) * V), 0);
+    return;
+  }
   for (let r = 0; r < rows; r++) {
     heap.set(z.subarray((r0 + r) * V, (r0 + r + 1) * V), r * Vp);
     if (Vp > V) heap.fill(-Infinity, r * Vp + V, (r + 1) * Vp);
@@ -77,7 +81,8 @@ function scaledSoftmaxSimd(
       heap[coefPtr + r] = w[r0 + r] * scale;
     }
     simd.fn.scaledSoftmax(0, rows, Vp, lsePtr * 4, coefPtr * 4);
-    for (let r = 0; r < rows; r++) dz.set(heap.subarray(r * Vp, r * Vp + V), (r0 + r) * V);
+    if (Vp === V) dz.set(heap.subarray(0, rows * V), r0 * V);
+    else for (let r = 0; r < rows; r++) dz.set(heap.subarray(r * Vp, r * Vp + V), (r0 + r) * V);
   }
 }
 
@@ -125,9 +130,10 @@ export function crossEntropyGradKernel(args: KernelArgs): TensorInfo {
   const t = vals(backend, targets);
   const w = vals(backend, weights);
   const l = f32(backend, lse);
-  const dz = zeros(backend, N * V);
+  const simdPath = getSimd();
+  const dz = simdPath ? alloc(backend, N * V) : zeros(backend, N * V);
   const scale = g / totalWeight(w);
-  const simd = getSimd();
+  const simd = simdPath;
   if (simd) scaledSoftmaxSimd(simd, z, N, V, l, w, scale, dz);
   for (let i = 0; i < N; i++) {
     const c = w[i] * scale;
