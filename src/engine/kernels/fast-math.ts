@@ -1,5 +1,6 @@
 /**
- * exp and the logistic function at float32 accuracy for the fused kernels' inner loops.
+ * exp at float32 accuracy for the fused kernels' JavaScript loops (used where WebAssembly SIMD
+ * is unavailable or switched off, see src/engine/simd).
  *
  * V8's Math.exp / Math.tanh are correctly rounded double-precision routines (≈ 15–30 ns each
  * here); the kernels only need float32 results, and softmax / GELU / cross-entropy evaluate
@@ -32,7 +33,3 @@ export function fexp(x: number): number {
   return p * POW2[n + 127];
 }
 
-/** 1 / (1 + e^-x), accurate in both tails. */
-export function sigmoid(x: number): number {
-  return 1 / (1 + fexp(-x));
-}
