@@ -65,7 +65,11 @@ export interface BenchResult {
   generate_tokens_per_s: number;
   peak_rss_mb: number;
   final_loss: number;
+  /** The median step time the training rate comes from (steps after the first, reference rule). */
+  median_step_ms: number;
   step_ms: number[];
+  /** The median of the 3 generation runs. */
+  median_generate_ms: number;
   generate_ms: number[];
   model: Workload;
   note?: string;
@@ -189,7 +193,9 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       generate_tokens_per_s: round1((w.batch * w.gen * 1000) / sortedGen[1]),
       peak_rss_mb: round1(process.resourceUsage().maxRSS / 1024),
       final_loss: Math.round(losses[losses.length - 1] * 1e6) / 1e6,
+      median_step_ms: round1(timedMedian(stepMs)),
       step_ms: stepMs.map(round1),
+      median_generate_ms: round1(sortedGen[1]),
       generate_ms: genMs.map(round1),
       model: w,
       ...(choice.note ? { note: choice.note } : {}),
