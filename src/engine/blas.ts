@@ -149,7 +149,8 @@ export function jsBlas(reason: string): Blas {
  * (OPENBLAS_NUM_THREADS, or COLORA_BLAS_THREADS), use every CPU on an idle machine but one thread
  * when the 1-minute load average says the CPUs are already busy: OpenBLAS's threads meet at a
  * barrier inside every GEMM, and a descheduled thread stalls the others (measured here at load
- * ~5 on 2 CPUs: 4.6k train tokens/s with 1 thread, 4.2k with 2; an idle machine favours 2).
+ * ~5 on 2 CPUs: 4.3–4.8k train tokens/s with 1 thread, 4.1–4.4k with 2; on the idle machine a 1016×768×256 sgemm
+ * ran at 158 GFLOP/s on 1 thread and 291 on 2).
  */
 function chooseThreads(): string {
   const explicit = process.env.COLORA_BLAS_THREADS ?? process.env.OPENBLAS_NUM_THREADS;
