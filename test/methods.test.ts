@@ -105,3 +105,19 @@ test('client sampling: seeded, the requested fraction, same draw for every metho
   assert.deepEqual(sampleUnits(units, 0.5, 0, 3), r);
   assert.ok([0, 1, 2, 4, 5, 6, 7].some((round) => sampleUnits(units, 0.5, 0, round).join() !== r.join()));
 });
+
+test('optimizers leave no tensors behind after finish()', async () => {
+  const tf = await import('@tensorflow/tfjs');
+  const { createOptimizer } = await import('../src/train/optimizer.js');
+  const p = tf.variable(tf.tensor2d([[1, 2], [3, 4]]));
+  for (const kind of ['adamw', 'schedule_free_adamw'] as const) {
+    const before = tf.memory().numTensors;
+    const opt = createOptimizer([p], { kind, betas: [0.9, 0.999], weightDecay: 0.01, gradClip: 1 });
+    const g = tf.ones([2, 2]);
+    opt.step([g], 0.1);
+    g.dispose();
+    opt.finish();
+    assert.equal(tf.memory().numTensors, before, kind);
+  }
+  p.dispose();
+});

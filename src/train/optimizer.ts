@@ -33,6 +33,13 @@ export interface OptimizerState {
   slots: Float32Array[];
 }
 
+/** A non-trainable slot variable initialised from `init` (the temporary is freed). */
+function slot(init: tf.Tensor): tf.Variable {
+  const v = tf.variable(init, false);
+  init.dispose();
+  return v;
+}
+
 function exportSlots(slots: tf.Variable[]): Float32Array[] {
   return slots.map((v) => v.dataSync().slice() as Float32Array);
 }
@@ -60,8 +67,8 @@ class AdamW implements Optimizer {
     private readonly vars: tf.Variable[],
     private readonly o: OptimizerOptions,
   ) {
-    this.m = vars.map((p) => tf.variable(tf.zerosLike(p), false));
-    this.v = vars.map((p) => tf.variable(tf.zerosLike(p), false));
+    this.m = vars.map((p) => slot(tf.zerosLike(p)));
+    this.v = vars.map((p) => slot(tf.zerosLike(p)));
   }
   step(rawGrads: tf.Tensor[], lr: number): void {
     const [b1, b2] = this.o.betas;
@@ -105,9 +112,9 @@ class ScheduleFreeAdamW implements Optimizer {
     private readonly vars: tf.Variable[],
     private readonly o: OptimizerOptions,
   ) {
-    this.z = vars.map((p) => tf.variable(p.clone(), false));
-    this.x = vars.map((p) => tf.variable(p.clone(), false));
-    this.v = vars.map((p) => tf.variable(tf.zerosLike(p), false));
+    this.z = vars.map((p) => slot(p.clone()));
+    this.x = vars.map((p) => slot(p.clone()));
+    this.v = vars.map((p) => slot(tf.zerosLike(p)));
   }
   step(rawGrads: tf.Tensor[], lr: number): void {
     const [b1, b2] = this.o.betas;
