@@ -138,6 +138,7 @@ export function buildProgram(): Command {
     .option('--gen <n>', 'tokens to generate after a 64-token prompt', posInt('--gen'), 32)
     .option('--steps <n>', 'training steps (the first is warm-up)', posInt('--steps'), 6)
     .option('--json', 'print one JSON object')
+    .option('--profile', 'also print where the time goes, per kernel')
     .action(async (o) => (await import('../engine/bench-command.js')).benchCommand(o));
 
   program
