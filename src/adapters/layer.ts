@@ -5,6 +5,7 @@
  * A, B (and S) are tf.Variables; which of them train is the method's choice.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { LowRank } from '../engine/ops.js';
 import type { LinearDelta, LinearInfo } from '../model/linear-delta.js';
 import type { FactorName, LayerFactors } from './state.js';
 
@@ -31,6 +32,11 @@ export class AdapterLayer implements LinearDelta {
       const B = this.S ? tf.matMul(this.B, this.S) : this.B; // [out, r]
       return tf.matMul(h, B, false, true); // [N, out]
     });
+  }
+
+  /** The factors for the model's fused linear layer: A, B·S (CoLoRA) or B, and alpha/r. */
+  lowRank(): LowRank {
+    return { A: this.A as tf.Tensor2D, B: (this.S ? tf.matMul(this.B, this.S) : this.B) as tf.Tensor2D, scale: this.scaling };
   }
 
   variable(f: FactorName): tf.Variable | undefined {

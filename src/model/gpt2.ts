@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { GPT2Config } from './config.js';
 import { ConcatKVCache, type KVCache } from './kv-cache.js';
 import type { LinearDelta, LinearInfo } from './linear-delta.js';
-import { causalAttention, causalAttentionMasked, embedding, geluTanh, layerNorm, linear, linearT } from '../engine/ops.js';
+import { causalAttention, causalAttentionMasked, causalSelfAttention, embedding, geluTanh, layerNorm, linearFused, linearT } from '../engine/ops.js';
 
 export interface ForwardOptions {
   /** Keys and values of earlier positions; this call's keys and values are appended to it. */
@@ -115,11 +115,18 @@ export class GPT2 {
     return this.params.get(name) as tf.Tensor<R>;
   }
 
-  /** Linear layer `name` on x [N, in], plus its adapter delta if one is set. */
-  private lin(name: string, x: tf.Tensor2D): tf.Tensor2D {
-    const y = linear(x, this.p(`${name}.weight`), this.p(`${name}.bias`));
+  /**
+   * Linear layer `name` on x [N, in], plus its adapter delta if one is set, plus `residual` if
+   * given: residual + (x W + b + delta(x)). A low-rank delta goes into the same fused op.
+   */
+  private lin(name: string, x: tf.Tensor2D, residual?: tf.Tensor2D): tf.Tensor2D {
+    const w = this.p<tf.Rank.R2>(`${name}.weight`);
+    const b = this.p<tf.Rank.R1>(`${name}.bias`);
     const d = this.deltas.get(name);
-    return d ? tf.add(y, d.delta(x)) : y;
+    const lowRank = d?.lowRank?.();
+    if (!d || lowRank) return linearFused(x, w, { b, lowRank, residual });
+    const y = tf.add(linearFused(x, w, { b }), d.delta(x)) as tf.Tensor2D;
+    return residual ? tf.add(residual, y) : y;
   }
 
   /** Final hidden states (after ln_f) [B, T, D] for ids int32 [B, T]. */
@@ -142,17 +149,25 @@ export class GPT2 {
 
       for (let l = 0; l < c.nLayer; l++) {
         const h = `h.${l}`;
-        // Attention: qkv from one projection, heads [B, H, T, hd].
+        // Attention: q, k, v from one projection.
         const a = layerNorm(x, this.p(`${h}.ln_1.weight`), this.p(`${h}.ln_1.bias`), c.layerNormEpsilon) as tf.Tensor2D;
-        const [q, k, v] = tf.split(this.lin(`${h}.attn.c_attn`, a), 3, 1).map(heads);
-        const kv = opts.cache ? opts.cache.append(l, k, v) : { k, v };
-        const att = opts.keyMask ? causalAttentionMasked(q, kv.k, kv.v, opts.keyMask) : causalAttention(q, kv.k, kv.v);
-        const merged = att.transpose([0, 2, 1, 3]).reshape([B * T, D]) as tf.Tensor2D;
-        x = tf.add(x, this.lin(`${h}.attn.c_proj`, merged));
+        const qkv = this.lin(`${h}.attn.c_attn`, a);
+        let merged: tf.Tensor2D;
+        if (!opts.cache && !opts.keyMask) {
+          // Training and full recomputation: the heads are read from qkv in place.
+          merged = causalSelfAttention(qkv, B, H);
+        } else {
+          // Decoding: heads [B, H, T, hd], keys and values appended to the cache.
+          const [q, k, v] = tf.split(qkv, 3, 1).map(heads);
+          const kv = opts.cache ? opts.cache.append(l, k, v) : { k, v };
+          const att = opts.keyMask ? causalAttentionMasked(q, kv.k, kv.v, opts.keyMask) : causalAttention(q, kv.k, kv.v);
+          merged = att.transpose([0, 2, 1, 3]).reshape([B * T, D]) as tf.Tensor2D;
+        }
+        x = this.lin(`${h}.attn.c_proj`, merged, x);
         // MLP.
         const m = layerNorm(x, this.p(`${h}.ln_2.weight`), this.p(`${h}.ln_2.bias`), c.layerNormEpsilon) as tf.Tensor2D;
         const up = geluTanh(this.lin(`${h}.mlp.c_fc`, m)) as tf.Tensor2D;
-        x = tf.add(x, this.lin(`${h}.mlp.c_proj`, up));
+        x = this.lin(`${h}.mlp.c_proj`, up, x);
       }
       return layerNorm(x, this.p('ln_f.weight'), this.p('ln_f.bias'), c.layerNormEpsilon).reshape([B, T, D]) as tf.Tensor3D;
     });

@@ -5,10 +5,17 @@
  * weights stay constant.
  */
 import type * as tf from '@tensorflow/tfjs';
+import type { LowRank } from '../engine/ops.js';
 
 export interface LinearDelta {
   /** x [N, in] → the additive correction [N, out]. */
   delta(x: tf.Tensor2D): tf.Tensor2D;
+  /**
+   * The same correction as factors, when it is low-rank: delta(x) = scale · (x Aᵀ) Bᵀ. The model
+   * then fuses it into the layer's own product (ops.linearFused). Called inside the forward pass,
+   * so tensors computed here (e.g. CoLoRA's B·S) are recorded for the gradient and freed with it.
+   */
+  lowRank?(): LowRank;
 }
 
 /** One adaptable linear layer of a model, e.g. {name: 'h.0.attn.c_attn', inFeatures: 768, outFeatures: 2304}. */

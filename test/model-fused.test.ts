@@ -1,0 +1,84 @@
+/**
+ * The model's fused paths against its composite reference: GPT2 with LoRA and CoLoRA adapters
+ * (their lowRank() factors go into ops.linearFused, attention reads heads in place through
+ * ops.causalSelfAttention) must give the loss and adapter gradients of the plain composition
+ * (tfjs cpu, each adapter applied through its delta()).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { AdapterLayer } from '../src/adapters/layer.js';
+import * as ops from '../src/engine/ops.js';
+import type { GPT2Config } from '../src/model/config.js';
+import { GPT2 } from '../src/model/gpt2.js';
+import { initGPT2Arrays } from '../src/model/init.js';
+import type { LinearDelta } from '../src/model/linear-delta.js';
+import { Rng } from '../src/util/rng.js';
+import { assertClose, FAST_BACKEND, runOn, type Result } from './engine-helpers.js';
+
+const TINY: GPT2Config = {
+  vocabSize: 24, nPositions: 12, nEmbd: 8, nLayer: 2, nHead: 2, nInner: 32,
+  activation: 'gelu_new', layerNormEpsilon: 1e-5, tieWordEmbeddings: true,
+};
+const [B, T, R] = [2, 6, 3];
+
+/**
+ * Loss and adapter gradients of one training step on the active backend. Every linear layer gets
+ * an adapter (CoLoRA on the attention output projection and the MLP's first layer, LoRA
+ * elsewhere), with non-zero B so every term counts. `lowRank` false hides the adapters' factors,
+ * so the model applies them through delta() (the reference path).
+ */
+function step(lowRank: boolean): tf.Tensor[] {
+  const rng = new Rng(7);
+  const randn = (n: number, s: number) => Float32Array.from({ length: n }, () => rng.normal() * s);
+  const model = GPT2.fromArrays(TINY, initGPT2Arrays(TINY, 3));
+  const layers = model.linears().map((l) => {
+    const colora = l.name.endsWith('attn.c_proj') || l.name.endsWith('mlp.c_fc');
+    const f = { A: randn(R * l.inFeatures, 0.3), B: randn(l.outFeatures * R, 0.3), S: colora ? randn(R * R, 0.5) : undefined };
+    const layer = new AdapterLayer(l, R, 16 / R, f);
+    const delta: LinearDelta = lowRank ? layer : { delta: (x) => layer.delta(x) };
+    model.setDelta(l.name, delta);
+    return layer;
+  });
+  const vars = layers.flatMap((l) => [l.A, l.B, ...(l.S ? [l.S] : [])]);
+  const ids = tf.tensor2d(Int32Array.from({ length: B * T }, () => rng.int(0, TINY.vocabSize)), [B, T], 'int32');
+  const targets = tf.tensor1d(Int32Array.from({ length: B * T }, () => rng.int(0, TINY.vocabSize)), 'int32');
+  const weights = tf.ones([B * T]) as tf.Tensor1D;
+  const { value, grads } = tf.variableGrads(() => {
+    const logits = model.forward(ids).reshape([B * T, TINY.vocabSize]) as tf.Tensor2D;
+    return ops.crossEntropy(logits, targets, weights);
+  }, vars);
+  const out = [value, ...vars.map((v) => grads[v.name])];
+  tf.dispose([ids, targets, weights]);
+  layers.forEach((l) => l.dispose());
+  model.dispose();
+  return out;
+}
+
+test('GPT2 with LoRA and CoLoRA: the fused path (linearFused, causalSelfAttention) gives the composite loss and adapter gradients', async () => {
+  const ref = await runOn('cpu', [], () => step(false));
+  const cases: [string, Result[]][] = [
+    ['tfjs cpu, lowRank factors', await runOn('cpu', [], () => step(true))],
+    ['fast engine, fused', await runOn(FAST_BACKEND, [], () => step(true))],
+    ['fast engine, delta()', await runOn(FAST_BACKEND, [], () => step(false))],
+  ];
+  assert.equal(ref.length, 1 + 8 * 2 + 4, 'loss + A, B of 8 layers + S of 4');
+  for (const [what, got] of cases) assertClose(got, ref, 1e-4, 1e-5, what);
+});
+
+test('GPT2: fused training forward equals the cached (composite attention) forward, on the fast engine', async () => {
+  const f = () => {
+    const model = GPT2.fromArrays(TINY, initGPT2Arrays(TINY, 5));
+    const ids = tf.tensor2d([[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12]], undefined, 'int32');
+    const full = model.forward(ids);
+    const cache = model.createCache();
+    const a = model.forward(ids.slice([0, 0], [B, 4]), { cache });
+    const b = model.forward(ids.slice([0, 4], [B, 2]), { cache });
+    const inc = tf.concat([a, b], 1);
+    cache.dispose();
+    model.dispose();
+    return [full, inc];
+  };
+  const [full, inc] = await runOn(FAST_BACKEND, [], f);
+  assertClose([inc], [full], 1e-4, 1e-5, 'cached vs full');
+});
