@@ -10,6 +10,7 @@ import { getBlas } from '../src/engine/blas.js';
 import { BufferPool, capacityFor } from '../src/engine/buffer-pool.js';
 import { FAST_BACKEND } from '../src/engine/fast-backend.js';
 import { getSimd } from '../src/engine/simd/runtime.js';
+import { probeAdapter } from '../src/engine/webgpu-backend.js';
 import { UsageError } from '../src/util/errors.js';
 
 test('explicit cpu starts the fast engine; tfjs-cpu the plain tfjs backend', async () => {
@@ -20,15 +21,18 @@ test('explicit cpu starts the fast engine; tfjs-cpu the plain tfjs backend', asy
   assert.equal(tf.getBackend(), 'cpu');
 });
 
-test('auto picks the fast engine here, first in its order', async () => {
-  assert.equal(AUTO_ORDER[0], 'cpu');
+// A hardware WebGPU adapter (a GPU machine) puts webgpu first; elsewhere auto takes the fast engine.
+const hardwareGpu = probeAdapter().adapter?.software === false;
+
+test('auto picks the fast engine here (no GPU), first after webgpu in its order', { skip: hardwareGpu && 'a hardware WebGPU adapter is present: auto picks webgpu (test/engine-gpu.test.ts)' }, async () => {
+  assert.deepEqual(AUTO_ORDER.slice(0, 2), ['webgpu', 'cpu']);
   const choice = await initBackend('auto');
   assert.equal(choice.name, 'cpu');
   assert.equal(tf.getBackend(), FAST_BACKEND);
 });
 
 test('an unavailable or unknown backend is a one-line usage error', async () => {
-  for (const name of ['webgpu', 'tensorflow', 'gpu'] as const) {
+  for (const name of [...(probeAdapter().adapter ? [] : ['webgpu']), 'tensorflow', 'gpu'] as const) {
     await assert.rejects(
       initBackend(name as Parameters<typeof initBackend>[0]),
       (e: unknown) => e instanceof UsageError && e.exitCode === 2 && !e.message.includes('\n') && e.message.startsWith(`--backend ${name}`),

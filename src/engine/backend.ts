@@ -4,9 +4,9 @@
  *   cpu         the fast CPU engine ('colora-cpu': tfjs cpu + OpenBLAS sgemm + fused kernels)
  *   tfjs-cpu    plain tfjs cpu kernels (the numerics reference; slow)
  *   wasm        @tensorflow/tfjs-backend-wasm
- *   webgpu      not supported yet
- *   tensorflow  @tensorflow/tfjs-node(-gpu), when installed
- *   auto        the first of AUTO_ORDER that initialises
+ *   webgpu      @tensorflow/tfjs-backend-webgpu on Dawn (the `webgpu` package; Vulkan on Linux)
+ *   tensorflow  @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node, when the user installed one
+ *   auto        the first of AUTO_ORDER that initialises (webgpu only on a hardware adapter)
  *
  * An explicit backend that cannot start is a UsageError (one line, exit 2); auto skips it. The
  * choice is reported once per process on stderr, as is a missing OpenBLAS.
@@ -15,6 +15,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../config/schema.js';
 import { UsageError } from '../util/errors.js';
 import { FAST_BACKEND, registerFastBackend } from './fast-backend.js';
+import { startTensorflow } from './tensorflow-backend.js';
+import { describeAdapter, startWebGPU } from './webgpu-backend.js';
 
 export interface BackendChoice {
   /** colora's name for it (cpu, tfjs-cpu, wasm, ...). */
@@ -24,10 +26,11 @@ export interface BackendChoice {
 }
 
 /**
- * What `auto` tries, fastest first. tensorflow and webgpu will go in front once they can be
- * installed / run here; for now the fast engine is the fastest backend on a CPU.
+ * What `auto` tries, fastest first: a GPU through WebGPU when there is a hardware adapter (a
+ * software one is skipped), then the fast CPU engine. tensorflow (tfjs-node) is only used when
+ * asked for: it is not installed with colora, and it has not been measured against the others.
  */
-export const AUTO_ORDER: readonly Exclude<BackendName, 'auto'>[] = ['cpu', 'wasm', 'tfjs-cpu'];
+export const AUTO_ORDER: readonly Exclude<BackendName, 'auto'>[] = ['webgpu', 'cpu', 'wasm', 'tfjs-cpu'];
 
 const KNOWN: readonly string[] = ['cpu', 'tfjs-cpu', 'wasm', 'webgpu', 'tensorflow'];
 
@@ -58,7 +61,7 @@ async function setTfBackend(tfName: string): Promise<boolean> {
 }
 
 /** Start one backend; throws UsageError with the reason when it cannot. */
-async function start(name: Exclude<BackendName, 'auto'>): Promise<BackendChoice> {
+async function start(name: Exclude<BackendName, 'auto'>, forAuto = false): Promise<BackendChoice> {
   switch (name) {
     case 'cpu': {
       const blas = registerFastBackend();
@@ -85,21 +88,15 @@ async function start(name: Exclude<BackendName, 'auto'>): Promise<BackendChoice>
       if (!(await setTfBackend('wasm'))) throw new UsageError('--backend wasm: the tfjs wasm backend failed to initialise');
       return { name };
     }
-    case 'webgpu':
-      throw new UsageError('--backend webgpu: not supported yet (Node.js has no WebGPU adapter here); use --backend cpu');
+    case 'webgpu': {
+      const r = await startWebGPU(forAuto);
+      sayOnce(`webgpu adapter: ${describeAdapter(r.adapter)}`);
+      if (r.note) sayOnce(r.note);
+      return r.note ? { name, note: r.note } : { name };
+    }
     case 'tensorflow': {
-      let loaded = false;
-      for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
-        try {
-          await import(pkg);
-          loaded = true;
-          break;
-        } catch {
-          // not installed: try the next one
-        }
-      }
-      if (!loaded) throw new UsageError('--backend tensorflow: needs @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu, which is not installed; use --backend cpu');
-      if (!(await setTfBackend('tensorflow'))) throw new UsageError('--backend tensorflow: the tfjs-node backend failed to initialise');
+      const r = await startTensorflow();
+      sayOnce(`tensorflow backend from ${r.pkg}`);
       return { name };
     }
   }
@@ -112,14 +109,17 @@ export async function initBackend(name: BackendName): Promise<BackendChoice> {
     return start(name);
   }
   const skipped: string[] = [];
+  // A machine without a GPU is the common case: auto passes over webgpu without a word.
+  const reported: string[] = [];
   for (const candidate of AUTO_ORDER) {
     try {
-      const choice = await start(candidate);
-      sayOnce(`backend ${candidate}${skipped.length ? ` (skipped: ${skipped.join('; ')})` : ''}`);
+      const choice = await start(candidate, true);
+      sayOnce(`backend ${candidate}${reported.length ? ` (skipped: ${reported.join('; ')})` : ''}`);
       return choice;
     } catch (e) {
       if (!(e instanceof UsageError)) throw e;
       skipped.push(e.message);
+      if (candidate !== 'webgpu') reported.push(e.message);
     }
   }
   throw new UsageError(`no compute backend could start: ${skipped.join('; ')}`);
