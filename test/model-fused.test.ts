@@ -10,7 +10,9 @@ import * as tf from '@tensorflow/tfjs';
 import { AdapterLayer } from '../src/adapters/layer.js';
 import * as ops from '../src/engine/ops.js';
 import type { GPT2Config } from '../src/model/config.js';
+import { generate } from '../src/model/generate.js';
 import { GPT2 } from '../src/model/gpt2.js';
+import { ConcatKVCache, StoreKVCache, type KVCache } from '../src/model/kv-cache.js';
 import { initGPT2Arrays } from '../src/model/init.js';
 import type { LinearDelta } from '../src/model/linear-delta.js';
 import { Rng } from '../src/util/rng.js';
@@ -66,7 +68,7 @@ test('GPT2 with LoRA and CoLoRA: the fused path (linearFused, causalSelfAttentio
   for (const [what, got] of cases) assertClose(got, ref, 1e-4, 1e-5, what);
 });
 
-test('GPT2: fused training forward equals the cached (composite attention) forward, on the fast engine', async () => {
+test('GPT2 on the fast engine: the training forward (causalSelfAttention) equals incremental decoding with the KV cache', async () => {
   const f = () => {
     const model = GPT2.fromArrays(TINY, initGPT2Arrays(TINY, 5));
     const ids = tf.tensor2d([[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12]], undefined, 'int32');
@@ -81,4 +83,67 @@ test('GPT2: fused training forward equals the cached (composite attention) forwa
   };
   const [full, inc] = await runOn(FAST_BACKEND, [], f);
   assertClose([inc], [full], 1e-4, 1e-5, 'cached vs full');
+});
+
+/**
+ * Decoding with a KV cache: a left-padded prompt (key mask), then single tokens, rows dropped
+ * midway, past the store's first capacity (64) so it regrows. Returns every step's hidden states.
+ */
+function decode(cache: KVCache, model: GPT2): tf.Tensor[] {
+  const outs: tf.Tensor[] = [];
+  let rows = 3;
+  const pad = [0, 2, 1];
+  const T0 = 5;
+  const mask = (S: number, p: number[]) => tf.tensor2d(p.flatMap((pj) => Array.from({ length: S }, (_, s) => (s >= pj ? 1 : 0))), [p.length, S], 'bool');
+  const ids0 = tf.tensor2d([[1, 2, 3, 4, 5], [6, 6, 6, 7, 8], [9, 9, 10, 11, 12]], undefined, 'int32');
+  const pos0 = tf.tensor2d(pad.map((pj) => Array.from({ length: T0 }, (_, s) => Math.max(0, s - pj))), undefined, 'int32');
+  outs.push(model.hidden(ids0, { cache, positions: pos0, keyMask: mask(T0, pad) }));
+  let curPad = pad;
+  for (let step = 0; step < 66; step++) {
+    if (step === 20) {
+      cache.selectRows([2, 0]);
+      curPad = [pad[2], pad[0]];
+      rows = 2;
+    }
+    const S = cache.length;
+    const ids = tf.tensor2d(Array.from({ length: rows }, (_, j) => [(step * 7 + j) % TINY.vocabSize]), [rows, 1], 'int32');
+    const pos = tf.tensor2d(curPad.map((pj) => [S - pj]), [rows, 1], 'int32');
+    outs.push(model.hidden(ids, { cache, positions: pos, keyMask: mask(S + 1, curPad) }));
+  }
+  return outs;
+}
+
+test('decoding: the fast engine in-place KV cache (StoreKVCache) equals ConcatKVCache and tfjs cpu, with key mask, dropped rows and regrowth', async () => {
+  const LONG: GPT2Config = { ...TINY, nPositions: 80 };
+  const run = (store: boolean) => () => {
+    const model = GPT2.fromArrays(LONG, initGPT2Arrays(LONG, 9));
+    const cache = store ? model.createCache() : new ConcatKVCache(LONG.nLayer);
+    assert.equal(cache instanceof StoreKVCache, store && tf.getBackend() === FAST_BACKEND);
+    const outs = decode(cache, model);
+    assert.equal(cache.length, 5 + 66);
+    cache.dispose();
+    model.dispose();
+    return outs;
+  };
+  const ref = await runOn('cpu', [], run(false));
+  assertClose(await runOn(FAST_BACKEND, [], run(false)), ref, 1e-4, 1e-5, 'fast engine, ConcatKVCache');
+  assertClose(await runOn(FAST_BACKEND, [], run(true)), ref, 1e-4, 1e-5, 'fast engine, StoreKVCache');
+});
+
+test('generate on the fast engine picks the same tokens as on tfjs cpu, batched and one prompt at a time', async () => {
+  const prompts = [[1, 2, 3], [4, 5, 6, 7, 8, 9], [10], [3, 3, 3, 3]];
+  const go = async (backend: string) => {
+    await runOn(backend, [], () => []);
+    const model = GPT2.fromArrays(TINY, initGPT2Arrays(TINY, 11));
+    const batched = await generate(model, prompts, { maxNewTokens: 6, eosId: 5 });
+    const single = [];
+    for (const p of prompts) single.push(await generate(model, [p], { maxNewTokens: 6, eosId: 5 }));
+    model.dispose();
+    return { batched, single };
+  };
+  const ref = await go('cpu');
+  const got = await go(FAST_BACKEND);
+  assert.deepEqual(got.batched.outputIds, ref.batched.outputIds);
+  prompts.forEach((_, i) => assert.deepEqual(got.single[i].outputIds[0], ref.batched.outputIds[i], `prompt ${i} alone`));
+  got.batched.logprobs.flat().forEach((lp, i) => assert.ok(Math.abs(lp - ref.batched.logprobs.flat()[i]) < 1e-4, `logprob ${i}`));
 });

@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { getBlas, type Blas } from './blas.js';
 import { attachPool, BufferPool } from './buffer-pool.js';
-import { attentionGradKernel, attentionKernel, attentionQkvGradKernel, attentionQkvKernel } from './kernels/attention.js';
+import { attentionGradKernel, attentionKernel, attentionQkvGradKernel, cachedAttentionKernel, attentionQkvKernel } from './kernels/attention.js';
 import { makeAdd, makeMul, makeRealDiv, makeSub } from './kernels/binary.js';
 import { makeConcat } from './kernels/concat.js';
 import type { Fallback, KernelArgs, TensorInfo } from './kernels/cpu-backend.js';
@@ -55,6 +55,7 @@ const FUSED: Record<string, Kernel> = {
   [names.LINEAR_LOW_RANK_DX]: linearLowRankDxKernel,
   [names.ATTENTION_QKV]: attentionQkvKernel,
   [names.ATTENTION_QKV_GRAD]: attentionQkvGradKernel,
+  [names.ATTENTION_CACHED]: cachedAttentionKernel,
   [names.LAYER_NORM]: layerNormKernel,
   [names.LAYER_NORM_GRAD]: layerNormGradKernel,
   [names.LAYER_NORM_PARAM_GRAD]: layerNormParamGradKernel,

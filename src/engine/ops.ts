@@ -11,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as K from './kernels/names.js';
+import type { KVStore } from './kv-store.js';
 
 /** Whether the active backend has fused kernel `name` (registered by the fast engine only). */
 function fused(name: string): boolean {
@@ -237,9 +238,25 @@ function compositeLinearFused(x: tf.Tensor2D, w: tf.Tensor2D, o: LinearFusedOpti
  * back; the fast engine reads the heads in place and writes them merged, so none of that data
  * movement (nor its gradient) happens.
  */
-export function causalSelfAttention(qkv: tf.Tensor2D, batch: number, heads: number): tf.Tensor2D {
-  if (fused(K.ATTENTION_QKV)) return fusedSelfAttention(qkv, batch, heads);
-  return compositeSelfAttention(qkv, batch, heads);
+export function causalSelfAttention(qkv: tf.Tensor2D, batch: number, heads: number, keyMask?: tf.Tensor2D): tf.Tensor2D {
+  if (!keyMask && fused(K.ATTENTION_QKV)) return fusedSelfAttention(qkv, batch, heads);
+  return compositeSelfAttention(qkv, batch, heads, keyMask);
+}
+
+/** Whether the active backend can decode with a KVStore (cachedSelfAttention). */
+export function hasCachedAttention(): boolean {
+  return fused(K.ATTENTION_CACHED);
+}
+
+/**
+ * Decoding on the fast engine: appends this step's keys and values (read from qkv [batch·T, 3D])
+ * to `store` at layer `layer`, in place, and returns causalSelfAttention over all cached keys
+ * (optionally masked, keyMask [batch, S + T]) as merged heads [batch·T, D]. No gradient. The
+ * composite reference is ConcatKVCache.attend (src/model/kv-cache.ts): split, append, attend.
+ */
+export function cachedSelfAttention(qkv: tf.Tensor2D, store: KVStore, layer: number, batch: number, heads: number, keyMask?: tf.Tensor2D): tf.Tensor2D {
+  const attrs = { store: store.id, layer, batch, heads, scale: 1 / Math.sqrt(qkv.shape[1] / 3 / heads) };
+  return run(K.ATTENTION_CACHED, keyMask ? { qkv, mask: keyMask } : { qkv }, attrs)[0] as tf.Tensor2D;
 }
 
 function fusedSelfAttention(qkv: tf.Tensor2D, batch: number, heads: number): tf.Tensor2D {
@@ -255,15 +272,26 @@ function fusedSelfAttention(qkv: tf.Tensor2D, batch: number, heads: number): tf.
   return f(qkv) as tf.Tensor2D;
 }
 
-function compositeSelfAttention(qkv: tf.Tensor2D, batch: number, heads: number): tf.Tensor2D {
+function compositeSelfAttention(qkv: tf.Tensor2D, batch: number, heads: number, keyMask?: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
-    const [N, D3] = qkv.shape;
-    const D = D3 / 3;
-    const T = N / batch;
-    const split = (t: tf.Tensor) => t.reshape([batch, T, heads, D / heads]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
-    const [q, k, v] = tf.split(qkv, 3, 1).map(split);
-    return compositeCausalAttention(q, k, v).transpose([0, 2, 1, 3]).reshape([N, D]) as tf.Tensor2D;
+    const [q, k, v] = splitHeads(qkv, batch, heads);
+    const att = keyMask ? causalAttentionMasked(q, k, v, keyMask) : compositeCausalAttention(q, k, v);
+    return mergeHeads(att);
   });
+}
+
+/** qkv [batch·T, 3D] → q, k, v [batch, H, T, hd]. */
+export function splitHeads(qkv: tf.Tensor2D, batch: number, heads: number): tf.Tensor4D[] {
+  const [N, D3] = qkv.shape;
+  const D = D3 / 3;
+  const split = (t: tf.Tensor) => t.reshape([batch, N / batch, heads, D / heads]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
+  return tf.split(qkv, 3, 1).map(split);
+}
+
+/** Heads [batch, H, T, hd] → merged [batch·T, H·hd]. */
+export function mergeHeads(o: tf.Tensor4D): tf.Tensor2D {
+  const [B, H, T, hd] = o.shape;
+  return o.transpose([0, 2, 1, 3]).reshape([B * T, H * hd]) as tf.Tensor2D;
 }
 
 /**

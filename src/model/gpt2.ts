@@ -9,9 +9,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GPT2Config } from './config.js';
-import { ConcatKVCache, type KVCache } from './kv-cache.js';
+import { ConcatKVCache, StoreKVCache, type KVCache } from './kv-cache.js';
 import type { LinearDelta, LinearInfo } from './linear-delta.js';
-import { causalAttention, causalAttentionMasked, causalSelfAttention, embedding, geluTanh, layerNorm, linearFused, linearT } from '../engine/ops.js';
+import { causalSelfAttention, embedding, geluTanh, hasCachedAttention, layerNorm, linearFused, linearT } from '../engine/ops.js';
 
 export interface ForwardOptions {
   /** Keys and values of earlier positions; this call's keys and values are appended to it. */
@@ -107,8 +107,10 @@ export class GPT2 {
     return this.deltas.get(name);
   }
 
+  /** A KV cache for incremental decoding (the fast engine's in-place one where it runs). */
   createCache(): KVCache {
-    return new ConcatKVCache(this.config.nLayer);
+    const c = this.config;
+    return hasCachedAttention() ? new StoreKVCache(c.nLayer, c.nHead, c.nEmbd / c.nHead, c.nPositions) : new ConcatKVCache(c.nLayer);
   }
 
   private p<R extends tf.Rank>(name: string): tf.Tensor<R> {
@@ -135,7 +137,6 @@ export class GPT2 {
     const [B, T] = ids.shape;
     const D = c.nEmbd;
     const H = c.nHead;
-    const hd = D / H;
     const offset = opts.positionOffset ?? opts.cache?.length ?? 0;
     if (!opts.positions && offset + T > c.nPositions) {
       throw new Error(`GPT2: positions ${offset}..${offset + T - 1} exceed n_positions (${c.nPositions})`);
@@ -145,24 +146,14 @@ export class GPT2 {
       const tok = embedding(this.p('wte.weight'), ids);
       // The residual stream, flattened to [B*T, D].
       let x = tf.add(tok, embedding(this.p('wpe.weight'), pos)).reshape([B * T, D]) as tf.Tensor2D;
-      const heads = (t: tf.Tensor) => t.reshape([B, T, H, hd]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
 
       for (let l = 0; l < c.nLayer; l++) {
         const h = `h.${l}`;
         // Attention: q, k, v from one projection.
         const a = layerNorm(x, this.p(`${h}.ln_1.weight`), this.p(`${h}.ln_1.bias`), c.layerNormEpsilon) as tf.Tensor2D;
         const qkv = this.lin(`${h}.attn.c_attn`, a);
-        let merged: tf.Tensor2D;
-        if (!opts.cache && !opts.keyMask) {
-          // Training and full recomputation: the heads are read from qkv in place.
-          merged = causalSelfAttention(qkv, B, H);
-        } else {
-          // Decoding: heads [B, H, T, hd], keys and values appended to the cache.
-          const [q, k, v] = tf.split(qkv, 3, 1).map(heads);
-          const kv = opts.cache ? opts.cache.append(l, k, v) : { k, v };
-          const att = opts.keyMask ? causalAttentionMasked(q, kv.k, kv.v, opts.keyMask) : causalAttention(q, kv.k, kv.v);
-          merged = att.transpose([0, 2, 1, 3]).reshape([B * T, D]) as tf.Tensor2D;
-        }
+        // Decoding appends this step's keys and values to the cache and attends over all of them.
+        const merged = opts.cache ? opts.cache.attend(l, qkv, B, H, opts.keyMask) : causalSelfAttention(qkv, B, H, opts.keyMask);
         x = this.lin(`${h}.attn.c_proj`, merged, x);
         // MLP.
         const m = layerNorm(x, this.p(`${h}.ln_2.weight`), this.p(`${h}.ln_2.bias`), c.layerNormEpsilon) as tf.Tensor2D;

@@ -1,20 +1,25 @@
 /**
  * Keys and values of the positions already processed, per layer, for incremental decoding.
  *
- * Kept behind a small interface so the storage can change (tfjs cannot update a buffer in place,
- * so this implementation concatenates: each step copies each layer's K and V once).
+ * Two implementations behind one small interface: ConcatKVCache keeps tfjs tensors and
+ * concatenates (tfjs cannot update a buffer in place, so each step copies each layer's K and V
+ * once) and is the reference; StoreKVCache keeps them in the fast engine's preallocated buffers,
+ * which its cached-attention kernel appends to in place.
  */
 import * as tf from '@tensorflow/tfjs';
+import { cachedSelfAttention, causalAttention, causalAttentionMasked, mergeHeads, splitHeads } from '../engine/ops.js';
+import { KVStore } from '../engine/kv-store.js';
 
 export interface KVCache {
   /** Positions stored so far (the key length S before the next forward). */
   readonly length: number;
   /**
-   * Append this step's keys and values [B, H, T, hd] for `layer` and return the whole cache for
-   * that layer [B, H, S + T, hd]. The returned tensors belong to the cache: don't dispose them.
-   * `length` grows once the last layer has appended.
+   * Causal self-attention for `layer` of this step's qkv projection [B·T, 3D] (H heads): its keys
+   * and values are appended to the cache, its queries attend over all S + T cached keys (hidden
+   * where keyMask [B, S + T] is false). Returns the merged heads [B·T, D]. `length` grows once
+   * the last layer has attended.
    */
-  append(layer: number, k: tf.Tensor4D, v: tf.Tensor4D): { k: tf.Tensor4D; v: tf.Tensor4D };
+  attend(layer: number, qkv: tf.Tensor2D, batch: number, heads: number, keyMask?: tf.Tensor2D): tf.Tensor2D;
   /** Keep only these batch rows, in this order (to drop finished sequences). */
   selectRows(rows: number[]): void;
   dispose(): void;
@@ -33,7 +38,14 @@ export class ConcatKVCache implements KVCache {
     return this.ks[this.nLayer - 1]?.shape[2] ?? 0;
   }
 
-  append(layer: number, k: tf.Tensor4D, v: tf.Tensor4D): { k: tf.Tensor4D; v: tf.Tensor4D } {
+  attend(layer: number, qkv: tf.Tensor2D, batch: number, heads: number, keyMask?: tf.Tensor2D): tf.Tensor2D {
+    const [q, k, v] = splitHeads(qkv, batch, heads);
+    const kv = this.append(layer, k, v);
+    return mergeHeads(keyMask ? causalAttentionMasked(q, kv.k, kv.v, keyMask) : causalAttention(q, kv.k, kv.v));
+  }
+
+  /** Append keys and values [B, H, T, hd]; returns the layer's whole cache [B, H, S + T, hd] (owned by the cache). */
+  private append(layer: number, k: tf.Tensor4D, v: tf.Tensor4D): { k: tf.Tensor4D; v: tf.Tensor4D } {
     const oldK = this.ks[layer];
     const oldV = this.vs[layer];
     // tf.keep: the cache outlives the tidy scope of the forward pass that fills it.
@@ -62,5 +74,30 @@ export class ConcatKVCache implements KVCache {
     for (const t of [...this.ks, ...this.vs]) t?.dispose();
     this.ks.fill(undefined);
     this.vs.fill(undefined);
+  }
+}
+
+/** The fast engine's cache (ops.hasCachedAttention()): one kernel per layer and step, no copies. */
+export class StoreKVCache implements KVCache {
+  private readonly store: KVStore;
+
+  constructor(nLayer: number, heads: number, headSize: number, maxLength: number) {
+    this.store = new KVStore(nLayer, heads, headSize, maxLength);
+  }
+
+  get length(): number {
+    return this.store.length;
+  }
+
+  attend(layer: number, qkv: tf.Tensor2D, batch: number, heads: number, keyMask?: tf.Tensor2D): tf.Tensor2D {
+    return cachedSelfAttention(qkv, this.store, layer, batch, heads, keyMask);
+  }
+
+  selectRows(rows: number[]): void {
+    this.store.selectRows(rows);
+  }
+
+  dispose(): void {
+    this.store.dispose();
   }
 }

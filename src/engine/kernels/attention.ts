@@ -20,6 +20,7 @@
 import { getBlas } from '../blas.js';
 import { getSimd, type SimdRuntime } from '../simd/runtime.js';
 import { fexp } from './fast-math.js';
+import { KVStore } from '../kv-store.js';
 import { alloc, f32, out, vals, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
 
 /** A head's matrix: rows start at `off` in `a`, `ld` floats apart. */
@@ -194,8 +195,11 @@ function projectionMajor(sh: Shape, qkv: Float32Array, o: Float32Array): HeadMat
  */
 const SMALL_T = 4;
 
-/** Small-T forward in the SIMD module: all heads' q, k, v staged once, three passes over them. */
-function smallTSimd(simd: SimdRuntime, sh: Shape, scale: number, qv: Float32Array, kv: Float32Array, vv: Float32Array, mv: ArrayLike<number> | undefined, p: Float32Array, o: Float32Array): void {
+/**
+ * Small-T forward in the SIMD module: all heads' q, k, v staged once, three passes over them.
+ * Head bh's keys and values start at bh · kvStride in kv and vv (S · hd when packed).
+ */
+function smallTSimd(simd: SimdRuntime, sh: Shape, scale: number, qv: Float32Array, kv: Float32Array, vv: Float32Array, mv: ArrayLike<number> | undefined, p: Float32Array, o: Float32Array, kvStride = sh.S * sh.hd): void {
   const { B, H, T, S, hd } = sh;
   const BH = B * H;
   const Sp = (S + 3) & ~3;
@@ -206,8 +210,15 @@ function smallTSimd(simd: SimdRuntime, sh: Shape, scale: number, qv: Float32Arra
   const oAt = sAt + BH * T * Sp;
   const heap = simd.reserve(oAt + BH * T * hd);
   heap.set(qv.subarray(0, BH * T * hd), qAt);
-  heap.set(kv.subarray(0, BH * S * hd), kAt);
-  heap.set(vv.subarray(0, BH * S * hd), vAt);
+  if (kvStride === S * hd) {
+    heap.set(kv.subarray(0, BH * S * hd), kAt);
+    heap.set(vv.subarray(0, BH * S * hd), vAt);
+  } else {
+    for (let bh = 0; bh < BH; bh++) {
+      heap.set(kv.subarray(bh * kvStride, bh * kvStride + S * hd), kAt + bh * S * hd);
+      heap.set(vv.subarray(bh * kvStride, bh * kvStride + S * hd), vAt + bh * S * hd);
+    }
+  }
   simd.fn.attentionScores(qAt * 4, kAt * 4, sAt * 4, BH, T, S, Sp, hd, scale);
   for (let b = 0; b < B; b++) {
     if (mv) {
@@ -370,4 +381,83 @@ export function attentionQkvGradKernel(args: KernelArgs): TensorInfo {
   const simd = getSimd();
   for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) headBackward(simd, sh, attrs.scale, heads(b, h), dheads(b, h), pv, (b * H + h) * T * T, undefined, b);
   return out(backend, qkv.shape.slice(), dqkv);
+}
+
+let decodeScratch = new Float32Array(0);
+function decodeScratchOf(n: number): Float32Array {
+  if (decodeScratch.length < n) decodeScratch = new Float32Array(n);
+  return decodeScratch;
+}
+
+/**
+ * Cached decoding: inputs qkv [B·T, 3D] (mask [B, S + T] optional), attrs {store, layer, batch,
+ * heads, scale} → the merged heads [B·T, D]. Writes this step's keys and values into the KVStore
+ * (positions S .. S + T − 1 of layer `layer`; the last layer advances its length), then attends
+ * over all S + T keys, queries read from qkv in place. Decoding only: no probabilities, no gradient.
+ */
+export function cachedAttentionKernel(args: KernelArgs): TensorInfo {
+  const backend = args.backend as CpuBackend;
+  const { qkv, mask } = args.inputs as { qkv: TensorInfo; mask?: TensorInfo };
+  const attrs = args.attrs as { store: number; layer: number; batch: number; heads: number; scale: number };
+  const st = KVStore.get(attrs.store);
+  const { T, H, hd } = qkvShape(qkv, attrs);
+  const B = attrs.batch;
+  const D = H * hd;
+  if (H !== st.H || hd !== st.hd) throw new Error(`cached attention: qkv [${qkv.shape}] does not match the cache (${st.H} heads of ${st.hd})`);
+  if (attrs.layer === 0) st.reserve(B, T);
+  const S0 = st.length;
+  const S = S0 + T;
+  if (mask && (mask.shape[0] !== B || mask.shape[1] !== S)) throw new Error(`cached attention: key mask [${mask.shape}] must be [${B}, ${S}]`);
+  const x = f32(backend, qkv);
+  const K = st.k[attrs.layer];
+  const V = st.v[attrs.layer];
+  const stride = st.cap * hd;
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const row = (b * T + t) * 3 * D;
+      for (let h = 0; h < H; h++) {
+        const at = (b * H + h) * stride + (S0 + t) * hd;
+        K.set(x.subarray(row + D + h * hd, row + D + (h + 1) * hd), at);
+        V.set(x.subarray(row + 2 * D + h * hd, row + 2 * D + (h + 1) * hd), at);
+      }
+    }
+  }
+  const o = alloc(backend, B * T * D);
+  const mv = mask ? vals(backend, mask) : undefined;
+  const sh: Shape = { B, H, T, S, hd };
+  const simd = getSimd();
+  if (T <= SMALL_T && simd && hd % 4 === 0) {
+    // Queries gathered head-major, output scattered back to merged heads (B·H·T·hd floats each).
+    const n = B * H * T * hd;
+    const tmp = decodeScratchOf(2 * n + B * H * T * S);
+    const q = tmp.subarray(0, n);
+    const oh = tmp.subarray(n, 2 * n);
+    const p = tmp.subarray(2 * n);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        for (let t = 0; t < T; t++) q.set(x.subarray((b * T + t) * 3 * D + h * hd, (b * T + t) * 3 * D + (h + 1) * hd), ((b * H + h) * T + t) * hd);
+      }
+    }
+    smallTSimd(simd, sh, attrs.scale, q, K, V, mv, p, oh, stride);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        for (let t = 0; t < T; t++) o.set(oh.subarray(((b * H + h) * T + t) * hd, ((b * H + h) * T + t + 1) * hd), (b * T + t) * D + h * hd);
+      }
+    }
+  } else {
+    const p = decodeScratchOf(T * S);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        const m = {
+          q: { a: x, off: b * T * 3 * D + h * hd, ld: 3 * D },
+          k: { a: K, off: (b * H + h) * stride, ld: hd },
+          v: { a: V, off: (b * H + h) * stride, ld: hd },
+          o: { a: o, off: b * T * D + h * hd, ld: D },
+        };
+        headForward(simd, sh, attrs.scale, m, p, 0, mv, b);
+      }
+    }
+  }
+  if (attrs.layer === st.nLayer - 1) st.length = S;
+  return out(backend, [B * T, D], o);
 }

@@ -14,6 +14,8 @@ export const ATTENTION = 'ColoraCausalAttention';
 export const ATTENTION_GRAD = 'ColoraCausalAttentionGrad';
 export const ATTENTION_QKV = 'ColoraCausalSelfAttentionQkv';
 export const ATTENTION_QKV_GRAD = 'ColoraCausalSelfAttentionQkvGrad';
+/** Decoding: append this step's keys and values (from qkv) to a KVStore and attend over it. */
+export const ATTENTION_CACHED = 'ColoraCachedSelfAttention';
 export const LINEAR_LOW_RANK = 'ColoraLinearLowRank';
 export const LINEAR_LOW_RANK_DX = 'ColoraLinearLowRankDx';
 export const CROSS_ENTROPY = 'ColoraCrossEntropy';
