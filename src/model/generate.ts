@@ -62,13 +62,12 @@ export async function generate(model: GPT2, prompts: number[][], opts: GenerateO
         positions: tf.tensor2d(positions, [rows.length, T], 'int32'),
         keyMask,
       });
-      return pickNext(model, h.slice([0, T - 1, 0], [rows.length, 1, D]).reshape([rows.length, D]));
+      return model.logits(h.slice([0, T - 1, 0], [rows.length, 1, D]).reshape([rows.length, D]));
     });
 
     for (;;) {
-      const [next, lp] = await Promise.all([step.ids.data(), step.logprobs.data()]);
-      step.ids.dispose();
-      step.logprobs.dispose();
+      const { next, lp } = pickNext(await step.data(), rows.length, V);
+      step.dispose();
 
       const keep: number[] = [];
       rows.forEach((i, j) => {
@@ -90,7 +89,7 @@ export async function generate(model: GPT2, prompts: number[][], opts: GenerateO
         const positions = tf.tensor2d(rows.map((i) => [prompts[i].length + outputIds[i].length - 1]), [rows.length, 1], 'int32');
         const keyMask = pad.some((pj) => pj > 0) ? maskFor(pad, S + 1) : undefined;
         const h = model.hidden(ids, { cache, positions, keyMask });
-        return pickNext(model, h.reshape([rows.length, D]));
+        return model.logits(h.reshape([rows.length, D]));
       });
     }
   } finally {
@@ -106,9 +105,23 @@ function maskFor(pad: number[], S: number): tf.Tensor2D {
   return tf.tensor2d(m, [pad.length, S], 'bool');
 }
 
-/** Greedy choice from final hidden states [B, D]: the argmax id and its log-probability. */
-function pickNext(model: GPT2, hidden: tf.Tensor2D): { ids: tf.Tensor1D; logprobs: tf.Tensor1D } {
-  const logp = tf.logSoftmax(model.logits(hidden));
-  // log-softmax is monotonic, so the chosen id's log-probability is the row maximum.
-  return { ids: tf.argMax(logp, 1) as tf.Tensor1D, logprobs: tf.max(logp, 1) as tf.Tensor1D };
+/**
+ * Greedy choice from the last position's logits [B, V] (on the host, where the loop needs them
+ * anyway): per row the argmax id (the first, on ties) and its log-probability
+ * logits[id] − logsumexp(logits), in float64.
+ */
+function pickNext(logits: ArrayLike<number>, B: number, V: number): { next: Int32Array; lp: Float64Array } {
+  const next = new Int32Array(B);
+  const lp = new Float64Array(B);
+  for (let j = 0; j < B; j++) {
+    const o = j * V;
+    let best = 0;
+    for (let i = 1; i < V; i++) if (logits[o + i] > logits[o + best]) best = i;
+    const mx = logits[o + best];
+    let sum = 0;
+    for (let i = 0; i < V; i++) sum += Math.exp(logits[o + i] - mx);
+    next[j] = best;
+    lp[j] = -Math.log(sum);
+  }
+  return { next, lp };
 }
