@@ -19,7 +19,7 @@ import { initBackend } from '../src/engine/backend.js';
 import { runBench } from '../src/engine/bench-command.js';
 import * as ops from '../src/engine/ops.js';
 import { TENSORFLOW_PACKAGES } from '../src/engine/tensorflow-backend.js';
-import { probeAdapter, reasonFromDawn } from '../src/engine/webgpu-backend.js';
+import { probeAdapter, reasonFromDawn, tfjsFlags } from '../src/engine/webgpu-backend.js';
 import { UsageError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
 import { assertClose, randInt, randn, toTensor, type Arr, type Result } from './engine-helpers.js';
@@ -51,6 +51,12 @@ test('reasonFromDawn turns Dawn\'s diagnostics into one line', () => {
   assert.equal(reasonFromDawn(features), 'Dawn found no usable adapter: Vulkan shaderUniform*ArrayDynamicIndexing required');
   assert.match(reasonFromDawn(''), /no WebGPU adapter/);
   for (const s of [noDriver, features, '']) assert.ok(!reasonFromDawn(s).includes('\n'));
+});
+
+test('COLORA_WEBGPU_FLAGS parses tfjs flags; a malformed entry is a usage error', () => {
+  assert.deepEqual(tfjsFlags({ COLORA_WEBGPU_FLAGS: 'WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64, WEBGPU_CPU_FORWARD=false' }), { WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 64, WEBGPU_CPU_FORWARD: false });
+  assert.deepEqual(tfjsFlags({}), {});
+  assert.throws(() => tfjsFlags({ COLORA_WEBGPU_FLAGS: 'nonsense' }), UsageError);
 });
 
 test('no adapter: --backend webgpu is one usage line (exit 2); auto passes over it silently', async () => {

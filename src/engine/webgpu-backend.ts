@@ -17,6 +17,8 @@
  *                         `backend=vulkan` or `adapter=NVIDIA H100 80GB HBM3`
  *   COLORA_WEBGPU_COMPAT  1: accept a compatibility-mode adapter when there is no core one (Mesa's
  *                         llvmpipe through `backend=opengl`: only for testing on a CPU machine)
+ *   COLORA_WEBGPU_FLAGS   tfjs webgpu flags, NAME=value separated by commas, e.g.
+ *                         `WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64,WEBGPU_CPU_FORWARD=false`
  *
  * `auto` accepts a hardware adapter only: a software one (llvmpipe, lavapipe, SwiftShader) is far
  * slower than the cpu engine.
@@ -48,6 +50,21 @@ const SOFTWARE = /llvmpipe|lavapipe|swiftshader|software|softpipe/i;
 /** Dawn options from COLORA_WEBGPU_DAWN. */
 export function dawnOptions(env: NodeJS.ProcessEnv = process.env): string[] {
   return (env.COLORA_WEBGPU_DAWN ?? '').split(/[;\s]+/).filter((s) => s.length > 0);
+}
+
+/** tfjs flags from COLORA_WEBGPU_FLAGS ("A=1,B=false"): numbers and booleans as such. */
+export function tfjsFlags(env: NodeJS.ProcessEnv = process.env): Record<string, number | boolean | string> {
+  const flags: Record<string, number | boolean | string> = {};
+  for (const part of (env.COLORA_WEBGPU_FLAGS ?? '').split(',')) {
+    const m = /^\s*([A-Z0-9_]+)\s*=\s*(.*?)\s*$/.exec(part);
+    if (!m) {
+      if (part.trim()) throw new UsageError(`COLORA_WEBGPU_FLAGS: expected NAME=value, got '${part.trim()}'`);
+      continue;
+    }
+    const v = m[2];
+    flags[m[1]] = v === 'true' ? true : v === 'false' ? false : v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
+  }
+  return flags;
 }
 
 function compatAllowed(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -195,6 +212,7 @@ async function install(probed: AdapterInfo): Promise<void> {
   const webgpu = (await import('@tensorflow/tfjs-backend-webgpu')) as unknown as {
     WebGPUBackend: new (device: unknown, adapterInfo?: unknown) => WebGPUBackendLike;
   };
+  for (const [k, v] of Object.entries(tfjsFlags())) tf.env().set(k, v);
   // The package registered its own factory (plain powerPreference request, priority 3) when it
   // saw navigator.gpu; ours also takes a compatibility adapter and fixes readSync for Node.
   if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
