@@ -166,6 +166,8 @@ interface WebGPUBackendLike extends tf.KernelBackend {
 }
 
 let started: { info: AdapterInfo } | undefined;
+/** Why the backend factory failed, for the one-line error. */
+let factoryError: string | undefined;
 let gpuHandle: { gpu: GpuLike; device?: GpuDeviceLike } | undefined;
 
 /** The adapter of the running webgpu backend, if it started. */
@@ -187,12 +189,18 @@ export async function startWebGPU(forAuto: boolean): Promise<{ note?: string; ad
     throw new UsageError(`--backend webgpu: only a software adapter (${describeAdapter(started.info)})`);
   }
   let ok = false;
+  factoryError = undefined;
+  // tfjs reports a failing factory through console.warn (with a stack); we say it in one line.
+  const warn = console.warn;
+  console.warn = () => {};
   try {
     ok = await tf.setBackend('webgpu');
   } catch (e) {
-    throw new UsageError(`--backend webgpu: the tfjs webgpu backend failed to initialise (${(e as Error).message.split('\n')[0]})`);
+    factoryError ??= (e as Error).message;
+  } finally {
+    console.warn = warn;
   }
-  if (!ok) throw new UsageError('--backend webgpu: the tfjs webgpu backend failed to initialise');
+  if (!ok) throw new UsageError(`--backend webgpu: the tfjs webgpu backend failed to initialise${factoryError ? ` (${factoryError.split('\n')[0]})` : ''}`);
   const info = started!.info;
   return { adapter: info, ...(info.software ? { note: `webgpu runs on a software adapter (${describeAdapter(info)}): for testing only, far slower than --backend cpu` } : {}) };
 }
@@ -220,36 +228,45 @@ async function install(probed: AdapterInfo): Promise<void> {
   tf.registerBackend(
     'webgpu',
     async () => {
-      const r = await requestAdapter(gpu, compatAllowed());
-      if (!r) throw new Error('the WebGPU adapter disappeared after the probe');
-      const { adapter } = r;
-      const L = adapter.limits;
-      const requiredLimits: Record<string, number> = {};
-      for (const k of [
-        'maxComputeWorkgroupStorageSize',
-        'maxComputeWorkgroupsPerDimension',
-        'maxStorageBufferBindingSize',
-        'maxBufferSize',
-        'maxComputeWorkgroupSizeX',
-        'maxComputeWorkgroupSizeY',
-        'maxComputeWorkgroupSizeZ',
-        'maxComputeInvocationsPerWorkgroup',
-        'maxStorageBuffersPerShaderStage',
-      ]) {
-        if (typeof L[k] === 'number') requiredLimits[k] = L[k];
+      try {
+        return await createBackend();
+      } catch (e) {
+        factoryError = (e as Error).message;
+        throw e;
       }
-      const requiredFeatures = ['timestamp-query'].filter((f) => adapter.features.has(f));
-      const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
-      gpuHandle = { gpu, device };
-      const backend = new webgpu.WebGPUBackend(device, adapter.info);
-      patchReadSync(backend);
-      return backend;
     },
     0, // never chosen by tfjs on its own: colora sets backends explicitly
   );
   started = { info: probed };
   // Dawn keeps the process alive while navigator.gpu holds it; let go when the work is done.
   process.once('beforeExit', releaseWebGPU);
+
+  async function createBackend(): Promise<WebGPUBackendLike> {
+    const r = await requestAdapter(gpu, compatAllowed());
+    if (!r) throw new Error('the WebGPU adapter disappeared after the probe');
+    const { adapter } = r;
+    const L = adapter.limits;
+    const requiredLimits: Record<string, number> = {};
+    for (const k of [
+      'maxComputeWorkgroupStorageSize',
+      'maxComputeWorkgroupsPerDimension',
+      'maxStorageBufferBindingSize',
+      'maxBufferSize',
+      'maxComputeWorkgroupSizeX',
+      'maxComputeWorkgroupSizeY',
+      'maxComputeWorkgroupSizeZ',
+      'maxComputeInvocationsPerWorkgroup',
+      'maxStorageBuffersPerShaderStage',
+    ]) {
+      if (typeof L[k] === 'number') requiredLimits[k] = L[k];
+    }
+    const requiredFeatures = ['timestamp-query'].filter((f) => adapter.features.has(f));
+    const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+    gpuHandle = { gpu, device };
+    const backend = new webgpu.WebGPUBackend(device, adapter.info);
+    patchReadSync(backend);
+    return backend;
+  }
 }
 
 /**
