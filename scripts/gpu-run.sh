@@ -3,6 +3,7 @@
 # along: find Node.js, the Vulkan loader and the NVIDIA Vulkan driver, then run colora bench on
 # webgpu next to PyTorch CUDA (default and GPT-2-small-sized workloads) and the smoke config.
 # Results go to $OUT (default gpu.tmp/out). Parts: env | bench | smoke | all (default). docs/gpu.md.
+# GPU_RUN_QUICK=1 shrinks every bench to a tiny workload (to check this script on a CPU machine).
 set -uo pipefail
 PACK=${PACK:-gpu.tmp/pack}
 OUT=${OUT:-gpu.tmp/out}
@@ -49,13 +50,16 @@ fi
 
 if [ "$PART" = bench ] || [ "$PART" = all ]; then
   GPT2S=(--layers 12 --d 768 --heads 12 --vocab 50257 --ctx 256 --batch 8)
+  QUICK=(); [ "${GPU_RUN_QUICK:-}" = 1 ] && QUICK=(--layers 1 --d 32 --heads 2 --vocab 64 --ctx 16 --batch 2 --gen 4 --steps 2)
   for round in 1 2; do
-    "${COLORA[@]}" bench --backend webgpu --json > "$OUT/colora-webgpu-default-$round.json" 2> "$OUT/colora-webgpu-default-$round.err"
-    python3 "$SHARED/bench/torch_reference.py" --device cuda > "$OUT/torch-cuda-default-$round.json" 2> "$OUT/torch-cuda-default-$round.err"
-    "${COLORA[@]}" bench --backend webgpu "${GPT2S[@]}" --json > "$OUT/colora-webgpu-gpt2s-$round.json" 2> "$OUT/colora-webgpu-gpt2s-$round.err"
-    python3 "$SHARED/bench/torch_reference.py" --device cuda "${GPT2S[@]}" > "$OUT/torch-cuda-gpt2s-$round.json" 2> "$OUT/torch-cuda-gpt2s-$round.err"
+    "${COLORA[@]}" bench --backend webgpu "${QUICK[@]}" --json > "$OUT/colora-webgpu-default-$round.json" 2> "$OUT/colora-webgpu-default-$round.err"
+    python3 "$SHARED/bench/torch_reference.py" --device cuda "${QUICK[@]}" > "$OUT/torch-cuda-default-$round.json" 2> "$OUT/torch-cuda-default-$round.err"
+    "${COLORA[@]}" bench --backend webgpu "${GPT2S[@]}" "${QUICK[@]}" --json > "$OUT/colora-webgpu-gpt2s-$round.json" 2> "$OUT/colora-webgpu-gpt2s-$round.err"
+    python3 "$SHARED/bench/torch_reference.py" --device cuda "${GPT2S[@]}" "${QUICK[@]}" > "$OUT/torch-cuda-gpt2s-$round.json" 2> "$OUT/torch-cuda-gpt2s-$round.err"
   done
-  COLORA_BENCH_PROFILE=1 "${COLORA[@]}" bench --backend webgpu "${GPT2S[@]}" --steps 2 > "$OUT/colora-webgpu-gpt2s-profile.txt" 2>&1
+  # The loss rule: the cpu backend's final loss for the same seed and workload (JS GEMM here: no OpenBLAS in the pack).
+  "${COLORA[@]}" bench --backend cpu "${QUICK[@]}" --json > "$OUT/colora-cpu-default.json" 2> "$OUT/colora-cpu-default.err"
+  COLORA_BENCH_PROFILE=1 "${COLORA[@]}" bench --backend webgpu "${GPT2S[@]}" --steps 2 "${QUICK[@]}" > "$OUT/colora-webgpu-gpt2s-profile.txt" 2>&1
   for f in "$OUT"/*.json; do echo "$f: $(cat "$f")"; done
 fi
 
