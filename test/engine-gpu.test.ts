@@ -19,7 +19,7 @@ import { initBackend } from '../src/engine/backend.js';
 import { runBench } from '../src/engine/bench-command.js';
 import * as ops from '../src/engine/ops.js';
 import { TENSORFLOW_PACKAGES } from '../src/engine/tensorflow-backend.js';
-import { probeAdapter, reasonFromDawn, tfjsFlags } from '../src/engine/webgpu-backend.js';
+import { probeAdapter, reasonFromDawn, startWebGPU, tfjsFlags } from '../src/engine/webgpu-backend.js';
 import { UsageError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
 import { assertClose, randInt, randn, toTensor, type Arr, type Result } from './engine-helpers.js';
@@ -59,7 +59,7 @@ test('COLORA_WEBGPU_FLAGS parses tfjs flags; a malformed entry is a usage error'
   assert.throws(() => tfjsFlags({ COLORA_WEBGPU_FLAGS: 'nonsense' }), UsageError);
 });
 
-test('no adapter: --backend webgpu is one usage line (exit 2); auto passes over it silently', async () => {
+test('no adapter: --backend webgpu is one usage line (exit 2); auto says nothing about it', async () => {
   await withEnv(NO_ADAPTER_ENV, async () => {
     const probe = probeAdapter();
     assert.equal(probe.adapter, undefined);
@@ -200,4 +200,8 @@ test('webgpu: a tiny bench trains and generates with the cpu backend\'s loss (1e
   assert.ok(gpu.train_tokens_per_s > 0 && gpu.generate_tokens_per_s > 0);
   const cpu = await runBench({ ...tiny, backend: 'cpu' });
   assert.ok(Math.abs(gpu.final_loss - cpu.final_loss) <= 1e-3 * Math.abs(cpu.final_loss), `${gpu.final_loss} vs ${cpu.final_loss}`);
+});
+
+test('webgpu for auto refuses a software adapter', { skip: noGpu || (!probe.adapter?.software && 'the adapter here is hardware') }, async () => {
+  await assert.rejects(startWebGPU(true), oneLineUsage('--backend webgpu: only a software adapter'));
 });

@@ -6,7 +6,7 @@
  *   wasm        @tensorflow/tfjs-backend-wasm
  *   webgpu      @tensorflow/tfjs-backend-webgpu on Dawn (the `webgpu` package; Vulkan on Linux)
  *   tensorflow  @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node, when the user installed one
- *   auto        the first of AUTO_ORDER that initialises (webgpu only on a hardware adapter)
+ *   auto        the first of AUTO_ORDER that initialises (webgpu not yet: see AUTO_ORDER)
  *
  * An explicit backend that cannot start is a UsageError (one line, exit 2); auto skips it. The
  * choice is reported once per process on stderr, as is a missing OpenBLAS.
@@ -26,11 +26,13 @@ export interface BackendChoice {
 }
 
 /**
- * What `auto` tries, fastest first: a GPU through WebGPU when there is a hardware adapter (a
- * software one is skipped), then the fast CPU engine. tensorflow (tfjs-node) is only used when
- * asked for: it is not installed with colora, and it has not been measured against the others.
+ * What `auto` tries, fastest first. webgpu is not in it yet: `colora train` still reads adapter
+ * factors synchronously, which WebGPU cannot do in Node.js, and no GPU measurement shows it ahead
+ * of the cpu engine (docs/gpu.md). It goes first once both hold; `start(.., forAuto)` already
+ * refuses a software adapter and auto already passes over a failed webgpu without a word.
+ * tensorflow (tfjs-node) is only used when asked for: it is not installed with colora.
  */
-export const AUTO_ORDER: readonly Exclude<BackendName, 'auto'>[] = ['webgpu', 'cpu', 'wasm', 'tfjs-cpu'];
+export const AUTO_ORDER: readonly Exclude<BackendName, 'auto'>[] = ['cpu', 'wasm', 'tfjs-cpu'];
 
 const KNOWN: readonly string[] = ['cpu', 'tfjs-cpu', 'wasm', 'webgpu', 'tensorflow'];
 
