@@ -16,7 +16,9 @@ printf "import { main } from './src/cli/main.ts';\nawait main(process.argv);\n" 
 cp node_modules/webgpu/index.js node_modules/webgpu/package.json "$P/node_modules/webgpu/"
 cp node_modules/webgpu/dist/linux-x64/dawn.node "$P/node_modules/webgpu/dist/linux-x64/"
 cp -r node_modules/@resvg/resvg-js node_modules/@resvg/resvg-js-linux-x64-gnu "$P/node_modules/@resvg/"
-cp -L "$(ldconfig -p | awk '/libvulkan\.so\.1 .*x86-64/ {print $NF; exit}')" "$P/lib/libvulkan.so.1"
+VK=$(ldconfig -p | awk '/libvulkan\.so\.1 .*x86-64/ {print $NF; exit}')
+[ -n "$VK" ] || { echo "gpu-pack: no libvulkan.so.1 here: apt-get install -y libvulkan1 first" >&2; exit 1; }
+cp -L "$VK" "$P/lib/libvulkan.so.1"
 if [ "${1:-}" = --with-node ]; then xz -T0 -6 -c "$(command -v node)" > "$P/node.xz"; fi
 cp scripts/gpu-run.sh "$P/"
 du -sh "$P"
