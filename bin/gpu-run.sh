@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# On a GPU machine, from the repository root, with gpu.tmp/pack/ (scripts/gpu-pack.sh) carried
+# On a GPU machine, from the repository root, with gpu.tmp/pack/ (bin/gpu-pack.sh) carried
 # along: find Node.js, the Vulkan loader and the NVIDIA Vulkan driver, then run colora bench on
 # webgpu next to PyTorch CUDA (default and GPT-2-small-sized workloads) and the smoke config.
 # Results go to $OUT (default gpu.tmp/out). Parts: env | bench | smoke | all (default). docs/gpu.md.
@@ -15,7 +15,7 @@ PACK=$(cd "$PACK" && pwd)
 NODE=$(command -v node || true)
 if [ -z "$NODE" ] || [ "$("$NODE" -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
   if [ -f "$PACK/node.xz" ]; then mkdir -p /tmp/colora-node && xz -dc "$PACK/node.xz" > /tmp/colora-node/node && chmod +x /tmp/colora-node/node; NODE=/tmp/colora-node/node
-  else echo "no Node.js >= 20 here and none packed (scripts/gpu-pack.sh --with-node)"; exit 1; fi
+  else echo "no Node.js >= 20 here and none packed (bin/gpu-pack.sh --with-node)"; exit 1; fi
 fi
 
 # Vulkan: the packed loader unless the machine has one; NVIDIA's ICD from its JSON, or a JSON

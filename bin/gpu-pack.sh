@@ -20,5 +20,5 @@ VK=$(ldconfig -p | awk '/libvulkan\.so\.1 .*x86-64/ {print $NF; exit}')
 [ -n "$VK" ] || { echo "gpu-pack: no libvulkan.so.1 here: apt-get install -y libvulkan1 first" >&2; exit 1; }
 cp -L "$VK" "$P/lib/libvulkan.so.1"
 if [ "${1:-}" = --with-node ]; then xz -T0 -6 -c "$(command -v node)" > "$P/node.xz"; fi
-cp scripts/gpu-run.sh "$P/"
+cp bin/gpu-run.sh "$P/"
 du -sh "$P"
