@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { AdapterLayer } from '../src/adapters/layer.js';
 import * as ops from '../src/engine/ops.js';
+import { setSimdForTesting } from '../src/engine/simd/runtime.js';
 import type { GPT2Config } from '../src/model/config.js';
 import { generate } from '../src/model/generate.js';
 import { GPT2 } from '../src/model/gpt2.js';
@@ -128,6 +129,12 @@ test('decoding: the fast engine in-place KV cache (StoreKVCache) equals ConcatKV
   const ref = await runOn('cpu', [], run(false));
   assertClose(await runOn(FAST_BACKEND, [], run(false)), ref, 1e-4, 1e-5, 'fast engine, ConcatKVCache');
   assertClose(await runOn(FAST_BACKEND, [], run(true)), ref, 1e-4, 1e-5, 'fast engine, StoreKVCache');
+  setSimdForTesting(false);
+  try {
+    assertClose(await runOn(FAST_BACKEND, [], run(true)), ref, 1e-4, 1e-5, 'fast engine, StoreKVCache, no SIMD');
+  } finally {
+    setSimdForTesting(true);
+  }
 });
 
 test('generate on the fast engine picks the same tokens as on tfjs cpu, batched and one prompt at a time', async () => {
