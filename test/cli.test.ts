@@ -12,9 +12,9 @@ const skip = existsSync(BUILT) ? false : `needs the built CLI (${BUILT}); run np
 let dir = '';
 let model = '';
 
-before(() => {
+before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'colora-cli-'));
-  model = makeTinyModelDir();
+  model = await makeTinyModelDir();
 });
 
 function colora(...args: string[]) {

@@ -29,10 +29,10 @@ function modelDir(config: GPT2Config, edit?: (t: Map<string, TensorData>) => voi
   return dir;
 }
 
-test('checkpoint: save then load gives the same weights, with HF key layout', () => {
+test('checkpoint: save then load gives the same weights, with HF key layout', async () => {
   const src = GPT2.fromArrays(TINY, initGPT2Arrays(TINY, 3));
   const dir = tmp();
-  saveGPT2(src, dir);
+  await saveGPT2(src, dir);
   const keys = [...readSafetensors(join(dir, 'model.safetensors')).keys()];
   assert.ok(keys.includes('transformer.h.1.attn.c_attn.weight') && keys.includes('transformer.wte.weight'));
   assert.ok(!keys.includes('lm_head.weight'), 'tied head is not stored');
@@ -44,11 +44,11 @@ test('checkpoint: save then load gives the same weights, with HF key layout', ()
   back.dispose();
 });
 
-test('checkpoint: an untied lm_head round-trips too', () => {
+test('checkpoint: an untied lm_head round-trips too', async () => {
   const config = { ...TINY, tieWordEmbeddings: false };
   const src = GPT2.fromArrays(config, initGPT2Arrays(config, 4));
   const dir = tmp();
-  saveGPT2(src, dir);
+  await saveGPT2(src, dir);
   assert.ok(readSafetensors(join(dir, 'model.safetensors')).has('lm_head.weight'));
   const back = loadGPT2(dir);
   assert.deepEqual(back.namedParams().get('lm_head.weight')!.dataSync(), src.namedParams().get('lm_head.weight')!.dataSync());
@@ -120,10 +120,10 @@ test('resolveModelDir: directories, builtin names and errors', () => {
   assert.throws(() => resolveModelDir('builtin:no-such-model'), usage(new RegExp(`no built-in model of that name in ${join(REPO_ROOT, 'models')}`)));
 });
 
-test('checkpoint: re-saving the HF-written fixture gives the same keys, shapes and values', { skip: skipUnlessShared('fixtures/tiny-gpt2') }, () => {
+test('checkpoint: re-saving the HF-written fixture gives the same keys, shapes and values', { skip: skipUnlessShared('fixtures/tiny-gpt2') }, async () => {
   const model = loadGPT2(sharedPath('fixtures/tiny-gpt2'));
   const dir = tmp();
-  saveGPT2(model, dir);
+  await saveGPT2(model, dir);
   const ours = readSafetensorsFile(join(dir, 'model.safetensors'));
   const theirs = readSafetensorsFile(sharedPath('fixtures/tiny-gpt2/model.safetensors'));
   assert.deepEqual(ours.metadata, theirs.metadata);

@@ -15,7 +15,7 @@ test('a sweep ends with similarity.csv from the cells, summary.md with task simi
     writeFileSync(
       config,
       `name: sweep-report
-model: ${makeTinyModelDir()}
+model: ${await makeTinyModelDir()}
 backend: cpu
 data: { tasks_dir: builtin, train_per_task: 8, test_per_task: 3, max_source_tokens: 160, max_target_tokens: 8 }
 adapter: { rank: 2, alpha: 4, targets: [attn.c_attn] }

@@ -15,8 +15,8 @@ const BUILT = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 const CLI = join(REPO_ROOT, 'bin', 'colora');
 let config = '';
 
-before(() => {
-  const modelDir = makeTinyModelDir();
+before(async () => {
+  const modelDir = await makeTinyModelDir();
   config = join(mkdtempSync(join(tmpdir(), 'colora-sweep-')), 'sweep.yaml');
   writeFileSync(
     config,

@@ -11,8 +11,8 @@ import { loadAdapter } from '../src/adapters/peft-io.js';
 import type { RoundLog } from '../src/experiment/run-method.js';
 
 let modelDir = '';
-before(() => {
-  modelDir = makeTinyModelDir();
+before(async () => {
+  modelDir = await makeTinyModelDir();
 });
 
 function writeConfig(extra = ''): string {

@@ -50,9 +50,9 @@ export class InjectedAdapter {
     }
   }
 
-  read(): AdapterState {
+  async read(): Promise<AdapterState> {
     const s: AdapterState = new Map();
-    for (const [name, layer] of this.layers) s.set(name, layer.read());
+    for (const [name, layer] of this.layers) s.set(name, await layer.read());
     return s;
   }
 

@@ -55,10 +55,11 @@ export class AdapterLayer implements LinearDelta {
     });
   }
 
-  /** Current values on the host (one sync, at the end of local training). */
-  read(): LayerFactors {
-    const f: LayerFactors = { A: this.A.dataSync().slice() as Float32Array, B: this.B.dataSync().slice() as Float32Array };
-    if (this.S) f.S = this.S.dataSync().slice() as Float32Array;
+  /** Current values on the host, read without blocking (GPU backends have no synchronous read). */
+  async read(): Promise<LayerFactors> {
+    const [A, B, S] = await Promise.all([this.A.data(), this.B.data(), this.S?.data()]);
+    const f: LayerFactors = { A: Float32Array.from(A), B: Float32Array.from(B) };
+    if (S) f.S = Float32Array.from(S);
     return f;
   }
 

@@ -121,7 +121,7 @@ async function train(ctx: MethodRunContext, adapter: InjectedAdapter, strategy: 
         where: `method ${method}, client ${ins.unit}, round ${round + 1}${ctx.grouping !== 'default' ? `, grouping ${ctx.grouping}` : ''}, seed ${seed}`,
         onStep: (loss) => progress.tick(`round ${round + 1}/${t.rounds} ${ins.unit} loss ${loss.toFixed(3)}`),
       });
-      results.push({ unit: ins.unit, numExamples: examples.length, state: adapter.read() });
+      results.push({ unit: ins.unit, numExamples: examples.length, state: await adapter.read() });
       log.push({
         grouping: ctx.grouping,
         seed,

@@ -117,10 +117,10 @@ export function loadGPT2(modelDir: string): GPT2 {
 }
 
 /** Write config.json and model.safetensors (F32, `transformer.` prefix, tied head omitted) into `dir`. */
-export function saveGPT2(model: GPT2, dir: string): void {
+export async function saveGPT2(model: GPT2, dir: string): Promise<void> {
   const tensors = new Map<string, TensorData>();
   for (const [name, t] of model.namedParams()) {
-    tensors.set(name === 'lm_head.weight' ? name : `transformer.${name}`, { shape: t.shape, data: t.dataSync() as Float32Array });
+    tensors.set(name === 'lm_head.weight' ? name : `transformer.${name}`, { shape: t.shape, data: (await t.data()) as Float32Array });
   }
   writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
   writeJsonAtomic(join(dir, 'config.json'), gpt2ConfigToJson(model.config));

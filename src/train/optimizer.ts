@@ -23,7 +23,7 @@ export interface Optimizer {
   /** Leave the variables at the point to evaluate and free the optimizer's state. */
   finish(): void;
   /** The optimizer's state on the host (for checkpoints), and its restore. */
-  exportState(): OptimizerState;
+  exportState(): Promise<OptimizerState>;
   importState(s: OptimizerState): void;
 }
 
@@ -40,8 +40,8 @@ function slot(init: tf.Tensor): tf.Variable {
   return v;
 }
 
-function exportSlots(slots: tf.Variable[]): Float32Array[] {
-  return slots.map((v) => v.dataSync().slice() as Float32Array);
+async function exportSlots(slots: tf.Variable[]): Promise<Float32Array[]> {
+  return Promise.all(slots.map(async (v) => Float32Array.from(await v.data())));
 }
 
 function importSlots(slots: tf.Variable[], values: Float32Array[]): void {
@@ -93,8 +93,8 @@ class AdamW implements Optimizer {
   finish(): void {
     for (const t of [...this.m, ...this.v]) t.dispose();
   }
-  exportState(): OptimizerState {
-    return { t: this.t, extra: 0, slots: exportSlots([...this.m, ...this.v]) };
+  async exportState(): Promise<OptimizerState> {
+    return { t: this.t, extra: 0, slots: await exportSlots([...this.m, ...this.v]) };
   }
   importState(s: OptimizerState): void {
     this.t = s.t;
@@ -142,8 +142,8 @@ class ScheduleFreeAdamW implements Optimizer {
     this.vars.forEach((p, i) => p.assign(this.x[i]));
     for (const t of [...this.z, ...this.x, ...this.v]) t.dispose();
   }
-  exportState(): OptimizerState {
-    return { t: this.t, extra: this.lrSqSum, slots: exportSlots([...this.z, ...this.x, ...this.v]) };
+  async exportState(): Promise<OptimizerState> {
+    return { t: this.t, extra: this.lrSqSum, slots: await exportSlots([...this.z, ...this.x, ...this.v]) };
   }
   importState(s: OptimizerState): void {
     this.t = s.t;

@@ -140,16 +140,16 @@ function buildModel(config: GPT2Config, seed: number, initFrom?: string): TrainS
 
 const CKPT = 'pretrain-checkpoint';
 
-function saveCheckpoint(out: string, s: TrainState, step: number, fp: string, elapsed: number, lastLoss: number): void {
+async function saveCheckpoint(out: string, s: TrainState, step: number, fp: string, elapsed: number, lastLoss: number): Promise<void> {
   const dir = join(out, CKPT);
   const tensors = new Map<string, TensorData>();
-  for (const [name, v] of s.vars) tensors.set(name, { shape: v.shape, data: v.dataSync() as Float32Array });
-  const opt = (o: Optimizer, tag: string) => {
-    const st = o.exportState();
+  for (const [name, v] of s.vars) tensors.set(name, { shape: v.shape, data: (await v.data()) as Float32Array });
+  const opt = async (o: Optimizer, tag: string) => {
+    const st = await o.exportState();
     st.slots.forEach((d, i) => tensors.set(`opt.${tag}.${i}`, { shape: [d.length], data: d }));
     return { t: st.t, extra: st.extra, n: st.slots.length };
   };
-  const meta = { step, fingerprint: fp, elapsed, lastLoss, decay: opt(s.decay, 'decay'), noDecay: opt(s.noDecay, 'nodecay') };
+  const meta = { step, fingerprint: fp, elapsed, lastLoss, decay: await opt(s.decay, 'decay'), noDecay: await opt(s.noDecay, 'nodecay') };
   writeSafetensors(join(dir, 'state.safetensors'), tensors);
   writeJsonAtomic(join(dir, 'state.json'), meta);
 }
@@ -232,13 +232,13 @@ export async function pretrain(cfg: PretrainConfig, out: string, opts: { quiet?:
     if (done % t.checkpoint_every === 0 || done === t.steps) {
       elapsed += (Date.now() - t0) / 1000;
       t0 = Date.now();
-      saveCheckpoint(out, s, done, fp, elapsed, lastLoss);
+      await saveCheckpoint(out, s, done, fp, elapsed, lastLoss);
     }
   }
   progress.stop();
   elapsed += (Date.now() - t0) / 1000;
 
-  saveGPT2(s.model, out);
+  await saveGPT2(s.model, out);
   const zeroShot = await zeroShotScores(cfg, s.model, tok, eosId, maxSource, opts.quiet);
   writeFileAtomic(join(out, 'MODEL_CARD.md'), modelCard(cfg, config, { finalLoss: lastLoss, seconds: elapsed, params, zeroShot }, opts.backend, texts.length));
   rmSync(join(out, CKPT), { recursive: true, force: true });

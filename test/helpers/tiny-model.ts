@@ -13,7 +13,7 @@ import { GPT2 } from '../../src/model/gpt2.js';
 import { initGPT2Arrays } from '../../src/model/init.js';
 import { saveGPT2 } from '../../src/model/checkpoint.js';
 
-export function makeTinyModelDir(): string {
+export async function makeTinyModelDir(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'colora-tiny-model-'));
   const texts: string[] = [];
   for (const name of ['task205_remove_even_elements', 'task369_synthetic_remove_odds', 'task376_reverse_order_of_words']) {
@@ -28,7 +28,7 @@ export function makeTinyModelDir(): string {
     activation: 'gelu_new' as const, layerNormEpsilon: 1e-5, tieWordEmbeddings: true, eosTokenId: 0, bosTokenId: 0,
   };
   const model = GPT2.fromArrays(config, initGPT2Arrays(config, 0));
-  saveGPT2(model, dir);
+  await saveGPT2(model, dir);
   model.dispose();
   return dir;
 }
