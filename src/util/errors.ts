@@ -25,14 +25,6 @@ export class RunError extends ColoraError {
   }
 }
 
-/** A verb whose feature a later issue builds. */
-export class NotImplementedError extends ColoraError {
-  constructor(verb: string) {
-    super(`not implemented yet: ${verb}`, 1);
-    this.name = 'NotImplementedError';
-  }
-}
-
 /** `where: what`, e.g. `configs/a.yaml:12: train.lr: expected a positive number`. */
 export function located(file: string, line: number | undefined, keyPath: string | undefined, what: string): string {
   const at = line !== undefined ? `${file}:${line}` : file;
