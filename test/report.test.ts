@@ -108,7 +108,7 @@ test('report: summary with overview, task similarity and ± std; five figures as
     assert.match(md, /\| similar \| 0\.\d\d \| 25\.5 ± 0\.7 \| 35\.5 ± 0\.7 \| 45\.5 ± 0\.7 \| 55\.5 ± 0\.7 \|/);
     assert.match(md, /\| dissimilar \| 0\.0\d \| 20\.5 ± 0\.7 \|/);
     assert.match(md, /Measured task similarity 0\.\d\d \(client pairs: c205–c369 0\.\d\d\)/);
-    assert.match(md, /\| fedavg \| \+10\.0 \|/, 'CoLoRA minus FedAvg');
+    assert.match(md, /\| fedavg \| \+10\.0 ± 0\.0 \|/, "CoLoRA minus FedAvg, per seed");
     assert.match(md, /\| similar \| colora \| 0\.600 \| 0\.600 \|/, 'subspace table');
     assert.match(md, /\[plots\/score-vs-similarity\.svg\]\(plots\/score-vs-similarity\.svg\)/);
     const taskSim = readFileSync(join(dir, 'task-similarity.csv'), 'utf8').trim().split('\n');

@@ -110,9 +110,15 @@ export function summaryMarkdown(title: string, rows: readonly ResultRow[], notes
       const diffs = gs.filter((s) => s.method !== 'colora');
       if (diffs.length)
         parts.push(
-          'CoLoRA minus each baseline (Rouge-L / exact match):',
+          `CoLoRA minus each baseline (Rouge-L / exact match${multiSeed ? '; the difference per seed, mean ± std over seeds' : ''}):`,
           '',
-          table(['baseline', 'Δ Rouge-L', 'Δ exact match'], diffs.map((s) => [s.method, signed(colora.rougeL - s.rougeL), signed(colora.exactMatch - s.exactMatch)])),
+          table(
+            ['baseline', 'Δ Rouge-L', 'Δ exact match'],
+            diffs.map((s) => {
+              const d = (key: 'rougeL' | 'exact_match') => seedDifferences(rows, g, 'colora', s.method, key);
+              return [s.method, signedStd(d('rougeL'), multiSeed), signedStd(d('exact_match'), multiSeed)];
+            }),
+          ),
           '',
         );
     }
@@ -136,4 +142,21 @@ export function summaryMarkdown(title: string, rows: readonly ResultRow[], notes
 
 function signed(x: number): string {
   return Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(1)}` : '–';
+}
+
+/** Per seed that has both methods: a's mean minus b's mean over the grouping's (client, task) rows. */
+export function seedDifferences(rows: readonly ResultRow[], grouping: string, a: string, b: string, key: 'rougeL' | 'exact_match'): number[] {
+  const sel = rows.filter((r) => r.grouping === grouping);
+  const out: number[] = [];
+  for (const seed of uniq(sel.map((r) => r.seed))) {
+    const ma = mean(sel.filter((r) => r.seed === seed && r.method === a).map((r) => r[key]));
+    const mb = mean(sel.filter((r) => r.seed === seed && r.method === b).map((r) => r[key]));
+    if (Number.isFinite(ma) && Number.isFinite(mb)) out.push(ma - mb);
+  }
+  return out;
+}
+
+function signedStd(xs: readonly number[], withStd: boolean): string {
+  const m = mean(xs);
+  return withStd && Number.isFinite(m) ? `${signed(m)} ± ${std(xs).toFixed(1)}` : signed(m);
 }
