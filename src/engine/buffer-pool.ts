@@ -13,8 +13,14 @@
  * another backend) is never reused, since user code may still hold that array.
  */
 
-/** Pool only arrays at least this long: small ones are cheap to allocate. */
-const MIN_POOLED = 4096;
+/**
+ * Pool arrays at least this long. Small ones are not free either: every Float32Array beyond V8's
+ * on-heap limit (64 bytes) gets an external backing store and a finaliser, so a fresh [8, 256]
+ * output cost more than the add that fills it (measured: 18 µs per tf.add of [8, 256] with
+ * arrays below 4,096 elements unpooled, 8.7 µs pooled). Decoding and the optimizer's ops on LoRA
+ * factors are made of such small tensors.
+ */
+const MIN_POOLED = 64;
 
 /**
  * Buffers come in capacities of 32 steps per octave (≤ 3% unused), so sizes that creep up (the
