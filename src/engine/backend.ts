@@ -26,9 +26,8 @@ export interface BackendChoice {
 }
 
 /**
- * What `auto` tries, fastest first. webgpu is not in it yet: `colora train` still reads adapter
- * factors synchronously, which WebGPU cannot do in Node.js, and no GPU measurement shows it ahead
- * of the cpu engine (docs/gpu.md). It goes first once both hold; `start(.., forAuto)` already
+ * What `auto` tries, fastest first. webgpu is not in it yet: `colora train` finishes on it, but
+ * no GPU measurement shows it ahead of the cpu engine (docs/gpu.md). It goes first once one does; `start(.., forAuto)` already
  * refuses a software adapter and auto already passes over a failed webgpu without a word.
  * tensorflow (tfjs-node) is only used when asked for: it is not installed with colora.
  */
