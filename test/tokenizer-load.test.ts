@@ -83,6 +83,20 @@ test('the reference encoder (what the trainer meant) gives the ids transformers.
   assert.equal(tok.encode('1000').length, 4);
 });
 
+test('groups3 tokenizers: transformers.js and the reference encoder agree, round trips are exact', async () => {
+  const t3 = trainBpeTokenizer(CORPUS, { vocabSize: 420, specialTokens: [EOT], minFrequency: 1, numbers: 'groups3' });
+  const tok = (await loadTokenizer(trainedDir(t3)))!;
+  const ref = createReferenceEncoder(t3.tokenizerJson);
+  for (const s of testStrings(300)) {
+    assert.deepEqual(ref.encode(s), tok.encode(s), `ids of ${JSON.stringify(s)}`);
+    assert.equal(tok.decode(tok.encode(s)), s);
+  }
+  // No token crosses a group of three digits.
+  const pieces = tok.encode('1234567').map((id) => tok.decode([id]));
+  assert.equal(pieces.join(''), '1234567');
+  assert.ok(pieces.length >= 3 && pieces.every((p) => p.length <= 3), `pieces ${pieces}`);
+});
+
 test('special tokens: recognised in text, never added implicitly, decoded verbatim', async () => {
   const tok = (await loadTokenizer(modelDir))!;
   assert.equal(tok.eosTokenId, 0);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainBpeTokenizer } from '../src/tokenizer/train-bpe.js';
 import { saveTokenizer } from '../src/tokenizer/save.js';
-import { BYTE_TO_CHAR, preTokenize } from '../src/tokenizer/byte-level.js';
+import { BYTE_TO_CHAR, numberSplitOf, preTokenize, pretokenizePattern } from '../src/tokenizer/byte-level.js';
 import { UsageError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -28,6 +28,24 @@ test('pre-tokenizer: GPT-2 split with numbers cut into single digits', () => {
   // A whitespace run before a word leaves its last space to the word (GPT-2's `\s+(?!\S)`).
   assert.deepEqual(preTokenize("it's  a\n\nb  \n"), ['it', "'s", ' ', ' a', '\n', '\n', 'b', '  \n']);
   assert.equal(preTokenize('héllo 😀 ٣½ \u0085x').join(''), 'héllo 😀 ٣½ \u0085x');
+});
+
+test('pre-tokenizer, groups3: runs of up to three digits, the space before a number its own token', () => {
+  assert.deepEqual(preTokenize('Input: [12, -5, 330]', 'groups3'), ['Input', ':', ' [', '12', ',', ' -', '5', ',', ' ', '330', ']']);
+  assert.deepEqual(preTokenize('1234567 x9', 'groups3'), ['123', '456', '7', ' x', '9']);
+  assert.equal(preTokenize('héllo 😀 ٣½ \u0085x 12345', 'groups3').join(''), 'héllo 😀 ٣½ \u0085x 12345');
+  // Pattern and regex are the pair transformers.js sees: numberSplitOf reads a stored pattern back.
+  for (const split of ['digits', 'groups3'] as const) assert.equal(numberSplitOf(pretokenizePattern(split)), split);
+  assert.equal(numberSplitOf('\\p{N}+'), undefined);
+});
+
+test('groups3: numbers below 1000 become single tokens; no token holds four digits', () => {
+  const texts = niCorpus(3000, 4);
+  const { tokenizerJson } = trainBpeTokenizer(texts, { vocabSize: 1200, specialTokens: [EOT], numbers: 'groups3' });
+  const vocab = tokenizerJson.model.vocab;
+  for (const n of ['12', '100', '198']) assert.ok(vocab[n] !== undefined, `${n} is not one token`);
+  for (const t of Object.keys(vocab)) assert.ok(!/[0-9]{4}/.test(t), `token ${t} holds four digits`);
+  assert.equal(tokenizerJson.pre_tokenizer.pretokenizers[0].pattern.Regex, pretokenizePattern('groups3'));
 });
 
 test('ids: special tokens first, then the 256 bytes, then merges in learned order', () => {

@@ -6,8 +6,8 @@
  * saved file means what the trainer meant. Production loading goes through load.ts.
  */
 import { UsageError } from '../util/errors.js';
-import { preTokenize, splitOnSpecials, toByteLevel } from './byte-level.js';
-import { PRE_TOKENIZER, type TokenizerJson } from './format.js';
+import { numberSplitOf, preTokenize, splitOnSpecials, toByteLevel } from './byte-level.js';
+import { preTokenizerFor, type TokenizerJson } from './format.js';
 
 export interface ReferenceEncoder {
   encode(text: string): number[];
@@ -15,7 +15,8 @@ export interface ReferenceEncoder {
 
 export function createReferenceEncoder(json: TokenizerJson): ReferenceEncoder {
   const { vocab, merges } = json.model;
-  if (json.model.type !== 'BPE' || JSON.stringify(json.pre_tokenizer) !== JSON.stringify(PRE_TOKENIZER)) {
+  const split = numberSplitOf(json.pre_tokenizer?.pretokenizers?.[0]?.pattern?.Regex ?? '');
+  if (json.model.type !== 'BPE' || !split || JSON.stringify(json.pre_tokenizer) !== JSON.stringify(preTokenizerFor(split))) {
     throw new UsageError('reference encoder: only reads the byte-level BPE files that train-bpe.ts writes');
   }
   const rank = new Map<string, number>();
@@ -69,7 +70,7 @@ export function createReferenceEncoder(json: TokenizerJson): ReferenceEncoder {
       const ids: number[] = [];
       for (const piece of splitOnSpecials(text, specials)) {
         if (typeof piece !== 'string') ids.push(specialIds.get(piece.special)!);
-        else for (const w of preTokenize(piece)) ids.push(...bpe(toByteLevel(w)));
+        else for (const w of preTokenize(piece, split)) ids.push(...bpe(toByteLevel(w)));
       }
       return ids;
     },

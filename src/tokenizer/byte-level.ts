@@ -2,23 +2,41 @@
  * The byte-level pieces shared by the BPE trainer and the reference encoder: GPT-2's
  * byte-to-unicode table and the pre-tokenizer split.
  *
- * Pre-tokenization is GPT-2's regex with one change: numbers are split into single digits
- * (` ?\p{N}` instead of ` ?\p{N}+`), so "[12, -5, 330]" gives "[", "1", "2", ",", " -", "5",
- * ",", " 3", "3", "0", "]". PRETOKENIZE_PATTERN is what tokenizer.json stores (Oniguruma syntax,
- * as the Rust `tokenizers` crate reads it); PRETOKENIZE_REGEX is the same pattern in JavaScript
- * terms, exactly as transformers.js translates it (`\s` means Unicode White_Space in Oniguruma,
- * which JavaScript's `\s` does not: it adds U+FEFF and lacks U+0085).
+ * Pre-tokenization is GPT-2's regex with numbers cut up, one of two ways (`NumberSplit`):
+ * - `digits`: single digits, a space kept on the first (` ?\p{N}` for ` ?\p{N}+`), so
+ *   "[12, -5, 330]" gives "[", "1", "2", ",", " -", "5", ",", " 3", "3", "0", "]";
+ * - `groups3`: runs of up to three digits, the space a token of its own (`\p{N}{1,3}`, as in
+ *   GPT-4's tokenizer), so the same text gives " [", "12", ",", " -", "5", ",", " ", "330", "]"
+ *   and a number below 1000 is one token wherever it stands.
+ * The pattern is what tokenizer.json stores (Oniguruma syntax, as the Rust `tokenizers` crate
+ * reads it); the regex is the same pattern in JavaScript terms, exactly as transformers.js
+ * translates it (`\s` means Unicode White_Space in Oniguruma, which JavaScript's `\s` does
+ * not: it adds U+FEFF and lacks U+0085).
  */
 
-export const PRETOKENIZE_PATTERN =
-  "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+export type NumberSplit = 'digits' | 'groups3';
+export const NUMBER_SPLITS: readonly NumberSplit[] = ['digits', 'groups3'];
 
-export const PRETOKENIZE_REGEX =
-  /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}| ?[^\p{White_Space}\p{L}\p{N}]+|\p{White_Space}+(?!\P{White_Space})|\p{White_Space}+/gu;
+const NUMBER_PATTERN: Record<NumberSplit, string> = { digits: ' ?\\p{N}', groups3: '\\p{N}{1,3}' };
+
+/** The pre-tokenizer regex as tokenizer.json stores it. */
+export function pretokenizePattern(split: NumberSplit): string {
+  return `'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+|${NUMBER_PATTERN[split]}| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+`;
+}
+
+const REGEX: Record<NumberSplit, RegExp> = {
+  digits: /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}| ?[^\p{White_Space}\p{L}\p{N}]+|\p{White_Space}+(?!\P{White_Space})|\p{White_Space}+/gu,
+  groups3: /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+|\p{N}{1,3}| ?[^\p{White_Space}\p{L}\p{N}]+|\p{White_Space}+(?!\P{White_Space})|\p{White_Space}+/gu,
+};
+
+/** Which split a stored pattern is (undefined: not one of ours). */
+export function numberSplitOf(pattern: string): NumberSplit | undefined {
+  return NUMBER_SPLITS.find((s) => pretokenizePattern(s) === pattern);
+}
 
 /** Pre-tokens of a text with no special tokens in it. Every character lands in exactly one. */
-export function preTokenize(text: string): string[] {
-  return text.match(PRETOKENIZE_REGEX) ?? [];
+export function preTokenize(text: string, split: NumberSplit = 'digits'): string[] {
+  return text.match(REGEX[split]) ?? [];
 }
 
 /**

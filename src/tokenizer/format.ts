@@ -4,16 +4,20 @@
  * decoder, added tokens) and tokenizer_config.json (which token is EOS/BOS/PAD, the class name,
  * the context length). Keys are written in a fixed order so that equal inputs give equal bytes.
  */
-import { PRETOKENIZE_PATTERN } from './byte-level.js';
+import { pretokenizePattern, type NumberSplit } from './byte-level.js';
 
-/** GPT-2's split with single digits (byte-level.ts), then bytes → characters with no regex of its own. */
-export const PRE_TOKENIZER = {
-  type: 'Sequence',
-  pretokenizers: [
-    { type: 'Split', pattern: { Regex: PRETOKENIZE_PATTERN }, behavior: 'Isolated', invert: false },
-    { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
-  ],
-} as const;
+/** GPT-2's split with numbers cut up (byte-level.ts), then bytes → characters with no regex of its own. */
+export function preTokenizerFor(split: NumberSplit) {
+  return {
+    type: 'Sequence',
+    pretokenizers: [
+      { type: 'Split', pattern: { Regex: pretokenizePattern(split) }, behavior: 'Isolated', invert: false },
+      { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+    ],
+  } as const;
+}
+
+export type PreTokenizerJson = ReturnType<typeof preTokenizerFor>;
 
 export const DECODER = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false } as const;
 
@@ -48,7 +52,7 @@ export interface TokenizerJson {
   padding: null;
   added_tokens: AddedTokenJson[];
   normalizer: null;
-  pre_tokenizer: typeof PRE_TOKENIZER;
+  pre_tokenizer: PreTokenizerJson;
   post_processor: null;
   decoder: typeof DECODER;
   model: BpeModelJson;
@@ -88,6 +92,7 @@ export function buildTokenizerFiles(
   merges: ReadonlyArray<readonly [string, string]>,
   specialTokens: readonly string[],
   roles: SpecialTokenRoles,
+  split: NumberSplit = 'digits',
 ): TrainedTokenizer {
   const vocab: Record<string, number> = {};
   tokens.forEach((t, id) => (vocab[t] = id));
@@ -106,7 +111,7 @@ export function buildTokenizerFiles(
     padding: null,
     added_tokens: added,
     normalizer: null,
-    pre_tokenizer: PRE_TOKENIZER,
+    pre_tokenizer: preTokenizerFor(split),
     post_processor: null,
     decoder: DECODER,
     model: {

@@ -1,5 +1,6 @@
 /**
- * Train a byte-level BPE tokenizer (GPT-2 style, digits split one by one; see byte-level.ts).
+ * Train a byte-level BPE tokenizer (GPT-2 style, numbers cut into single digits or groups of up
+ * to three; see byte-level.ts).
  *
  * 1. Split each text on the special tokens (they are never learned from), pre-tokenize the rest
  *    and count distinct pre-tokens: a corpus of megabytes becomes a few thousand weighted words.
@@ -13,7 +14,7 @@
  * then learned tokens in the order they were learned.
  */
 import { UsageError } from '../util/errors.js';
-import { BYTE_TO_CHAR, preTokenize, splitOnSpecials, utf8Bytes } from './byte-level.js';
+import { BYTE_TO_CHAR, preTokenize, splitOnSpecials, utf8Bytes, type NumberSplit } from './byte-level.js';
 import { buildTokenizerFiles, type TrainedTokenizer } from './format.js';
 
 export interface TrainBpeOptions {
@@ -31,6 +32,8 @@ export interface TrainBpeOptions {
   bosToken?: string;
   /** Default: none written, so transformers.js pads with EOS. */
   padToken?: string;
+  /** How numbers are pre-tokenized (default 'digits'; byte-level.ts). */
+  numbers?: NumberSplit;
 }
 
 export function trainBpeTokenizer(texts: Iterable<string>, opts: TrainBpeOptions): TrainedTokenizer {
@@ -39,7 +42,8 @@ export function trainBpeTokenizer(texts: Iterable<string>, opts: TrainBpeOptions
   if (!Number.isInteger(minFrequency) || minFrequency < 1) {
     throw new UsageError(`tokenizer training: minFrequency: expected an integer >= 1, got ${minFrequency}`);
   }
-  const wordCounts = countPreTokens(texts, specials);
+  const split = opts.numbers ?? 'digits';
+  const wordCounts = countPreTokens(texts, specials, split);
   const { tokens, merges } = learnMerges(wordCounts, opts.vocabSize - specials.length, minFrequency);
   const eosToken = opts.eosToken ?? specials[0]!;
   const roles = {
@@ -58,7 +62,7 @@ export function trainBpeTokenizer(texts: Iterable<string>, opts: TrainBpeOptions
   if (clash !== undefined) {
     throw new UsageError(`tokenizer training: special token "${clash}" is spelled like a byte-level token`);
   }
-  return buildTokenizerFiles([...specials, ...tokens], merges, specials, roles);
+  return buildTokenizerFiles([...specials, ...tokens], merges, specials, roles, split);
 }
 
 function checkSpecials(opts: TrainBpeOptions): string[] {
@@ -74,12 +78,12 @@ function checkSpecials(opts: TrainBpeOptions): string[] {
 }
 
 /** Distinct pre-tokens and how often each occurs (special tokens cut out). */
-export function countPreTokens(texts: Iterable<string>, specials: readonly string[]): Map<string, number> {
+export function countPreTokens(texts: Iterable<string>, specials: readonly string[], split: NumberSplit = 'digits'): Map<string, number> {
   const counts = new Map<string, number>();
   for (const text of texts) {
     for (const piece of splitOnSpecials(text, specials)) {
       if (typeof piece !== 'string') continue;
-      for (const w of preTokenize(piece)) counts.set(w, (counts.get(w) ?? 0) + 1);
+      for (const w of preTokenize(piece, split)) counts.set(w, (counts.get(w) ?? 0) + 1);
     }
   }
   return counts;

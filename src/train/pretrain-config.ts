@@ -28,6 +28,12 @@ export const PretrainSchema = z.strictObject({
       vocab_size: posInt.min(300).default(2048),
       /** Examples (rendered prompt + output) the tokenizer is trained on. */
       corpus_examples: posInt.default(20000),
+      /**
+       * How numbers are pre-tokenized: `groups3` (runs of up to three digits: a number below 1000
+       * is one token, so copying a list element is copying one token) or `digits` (one token
+       * per digit). See docs/tokenizer.md.
+       */
+      numbers: z.enum(['digits', 'groups3']).default('groups3'),
     })
     .prefault({}),
   model: z

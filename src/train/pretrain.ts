@@ -106,7 +106,7 @@ async function tokenizerFor(cfg: PretrainConfig, out: string, texts: TextExample
   if (!existsSync(join(out, 'tokenizer.json'))) {
     const rng = Rng.derive(cfg.seed, 'tokenizer-corpus');
     const corpus = rng.sampleIndices(texts.length, Math.min(cfg.tokenizer.corpus_examples, texts.length)).map((i) => texts[i].prompt + texts[i].target + EOS);
-    saveTokenizer(out, trainBpeTokenizer(corpus, { vocabSize: cfg.tokenizer.vocab_size, specialTokens: [EOS], modelMaxLength: cfg.model.n_positions }));
+    saveTokenizer(out, trainBpeTokenizer(corpus, { vocabSize: cfg.tokenizer.vocab_size, specialTokens: [EOS], modelMaxLength: cfg.model.n_positions, numbers: cfg.tokenizer.numbers }));
   }
   const tok = await loadTokenizer(out);
   if (!tok) throw new Error(`${out}: tokenizer.json was not written`);
@@ -284,7 +284,7 @@ function modelCard(cfg: PretrainConfig, c: GPT2Config, r: PretrainResult, backen
     '## Data',
     `- ${nExamples} examples: ${cfg.data.instances_per_task} generated instances (generator seed ${cfg.data.instance_seed}) of each built-in task except the held-out ones, rendered as Tk-Instruct prompts (definition + ${JSON.stringify(cfg.data.positive_examples)} positive examples, drawn per example) followed by the output and \`<|endoftext|>\`.`,
     `- Held out (never seen in pretraining, used by the fine-tuning experiments): ${held}.`,
-    `- Tokenizer: byte-level BPE trained on ${Math.min(cfg.tokenizer.corpus_examples, nExamples)} of those examples, ${c.vocabSize} tokens (\`tokenizer.json\`).`,
+    `- Tokenizer: byte-level BPE trained on ${Math.min(cfg.tokenizer.corpus_examples, nExamples)} of those examples, ${c.vocabSize} tokens, numbers pre-tokenized as ${cfg.tokenizer.numbers === 'groups3' ? 'groups of up to three digits' : 'single digits'} (\`tokenizer.json\`).`,
     '',
     '## Model',
     `- GPT-2 architecture: ${c.nLayer} layers, width ${c.nEmbd}, ${c.nHead} heads, ${c.nPositions} positions, tied LM head.`,
