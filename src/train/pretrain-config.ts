@@ -21,6 +21,11 @@ export const PretrainSchema = z.strictObject({
       block_size: posInt.default(256),
       /** Loss weight of prompt tokens (output tokens weigh 1): below 1 spends the model on the tasks, not on the definitions. */
       prompt_loss_weight: z.number().min(0).max(1).default(1),
+      /**
+       * Fraction of training blocks that are repeated shuffled spans of the NI stream (train/
+       * repeat-blocks.ts): dense practice at copying from context, which the NI tasks need.
+       */
+      repeat_fraction: z.number().min(0).max(0.9).default(0),
     })
     .prefault({}),
   tokenizer: z

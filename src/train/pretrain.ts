@@ -5,7 +5,8 @@
  *  2. Train a byte-level BPE tokenizer on them; save tokenizer.json.
  *  3. Train a small GPT-2 (all weights, AdamW, warm-up + cosine) with the LM loss on every token.
  *     Examples (prompt + output + EOS) are packed into one shuffled token stream cut into
- *     fixed-length blocks, as GPT-2 was trained: no compute is spent on padding.
+ *     fixed-length blocks, as GPT-2 was trained: no compute is spent on padding. Optionally a
+ *     fraction of blocks are repeated shuffled spans (repeat-blocks.ts: practice at copying).
  *     A checkpoint every `checkpoint_every` steps; a rerun resumes from it.
  *  4. Save config.json + model.safetensors, measure zero-shot Rouge-L on the held-out eval tasks,
  *     and write MODEL_CARD.md.
@@ -30,6 +31,7 @@ import { initGPT2Arrays } from '../model/init.js';
 import { loadGPT2, saveGPT2 } from '../model/checkpoint.js';
 import { readSafetensors, writeSafetensors, type TensorData } from '../model/safetensors.js';
 import { makeBatch, type Example } from './batch.js';
+import { repeatBlocks } from './repeat-blocks.js';
 import { batchLoss } from './loss.js';
 import { clipByGlobalNorm, createOptimizer, type Optimizer, type OptimizerState } from './optimizer.js';
 import { evaluateItems, scoreByTask, type TaskScore } from '../experiment/evaluate.js';
@@ -177,7 +179,10 @@ export async function pretrain(cfg: PretrainConfig, out: string, opts: { quiet?:
   const tok = await tokenizerFor(cfg, out, texts);
   const eosId = tok.eosTokenId!;
   const maxSource = Math.min(cfg.data.max_source_tokens, cfg.model.n_positions - cfg.data.max_target_tokens - 1);
-  const blocks = packBlocks(texts, tok, cfg, maxSource, eosId);
+  const niBlocks = packBlocks(texts, tok, cfg, maxSource, eosId);
+  const f = cfg.data.repeat_fraction;
+  const nRepeat = Math.round((niBlocks.length * f) / (1 - f));
+  const blocks = [...niBlocks, ...repeatBlocks(niBlocks, nRepeat, Rng.derive(cfg.seed, 'pretrain-repeat'), { length: cfg.data.block_size + 1, minSpan: 8, maxSpan: 64 })];
 
   const config: GPT2Config = {
     vocabSize: tok.vocabSize,
@@ -284,6 +289,7 @@ function modelCard(cfg: PretrainConfig, c: GPT2Config, r: PretrainResult, backen
     '## Data',
     `- ${nExamples} examples: ${cfg.data.instances_per_task} generated instances (generator seed ${cfg.data.instance_seed}) of each built-in task except the held-out ones, rendered as Tk-Instruct prompts (definition + ${JSON.stringify(cfg.data.positive_examples)} positive examples, drawn per example) followed by the output and \`<|endoftext|>\`.`,
     `- Held out (never seen in pretraining, used by the fine-tuning experiments): ${held}.`,
+    ...(cfg.data.repeat_fraction > 0 ? [`- Plus repeated-span blocks (${Math.round(cfg.data.repeat_fraction * 100)} % of training blocks): a span of 8–64 tokens from that stream, shuffled, repeated to fill the block, loss on the repeats only (practice at copying from context; src/train/repeat-blocks.ts).`] : []),
     `- Tokenizer: byte-level BPE trained on ${Math.min(cfg.tokenizer.corpus_examples, nExamples)} of those examples, ${c.vocabSize} tokens, numbers pre-tokenized as ${cfg.tokenizer.numbers === 'groups3' ? 'groups of up to three digits' : 'single digits'} (\`tokenizer.json\`).`,
     '',
     '## Model',
