@@ -1,6 +1,6 @@
 /**
- * Repeated-span blocks for pretraining: a short span of tokens taken from the pretraining stream,
- * its tokens shuffled, then repeated until the block is full. The first copy is unpredictable
+ * Repeated-span blocks for pretraining: a short span of distinct tokens taken from the pretraining
+ * stream, shuffled, then repeated until the block is full. The first copy is unpredictable
  * (its loss weight is 0); every later token is predictable only by finding the same token earlier
  * in the block and reading what followed it (an induction head). The NI tasks the built-in model
  * learns are mostly copying list elements from input to output, which needs exactly that
@@ -22,7 +22,8 @@ export interface RepeatOptions {
 export function repeatBlocks(source: readonly Example[], n: number, rng: Rng, o: RepeatOptions): Example[] {
   const out: Example[] = [];
   for (let i = 0; i < n; i++) {
-    const from = source[rng.int(0, source.length - 1)].promptIds;
+    // Distinct tokens only, so that every repeated token has one unambiguous successor.
+    const from = [...new Set(source[rng.int(0, source.length - 1)].promptIds)];
     const len = Math.min(rng.int(o.minSpan, o.maxSpan), from.length);
     const at = rng.int(0, from.length - len);
     const span = rng.shuffle(from.slice(at, at + len));
