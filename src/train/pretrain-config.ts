@@ -34,11 +34,10 @@ export const PretrainSchema = z.strictObject({
       /** Examples (rendered prompt + output) the tokenizer is trained on. */
       corpus_examples: posInt.default(20000),
       /**
-       * How numbers are pre-tokenized: `groups3` (runs of up to three digits: a number below 1000
-       * is one token, so copying a list element is copying one token) or `digits` (one token
-       * per digit). See docs/tokenizer.md.
+       * How numbers are pre-tokenized: `digits` (one token per digit) or `groups3` (runs of up
+       * to three digits: a number below 1000 is one token). See docs/tokenizer.md.
        */
-      numbers: z.enum(['digits', 'groups3']).default('groups3'),
+      numbers: z.enum(['digits', 'groups3']).default('digits'),
     })
     .prefault({}),
   model: z
