@@ -19,5 +19,5 @@ export async function pretrainCommand(o: { config: string; out: string; backend?
   if (cfg.model.n_embd % cfg.model.n_head !== 0) throw src.error(['model', 'n_head'], `n_embd (${cfg.model.n_embd}) must be divisible by n_head`);
   const backend = await initBackend(o.backend ?? 'auto');
   const r = await pretrain(cfg, o.out, { quiet: o.quiet, backend: backend.name });
-  if (!o.quiet) process.stderr.write(`colora: pretrained ${o.out}: ${r.params} parameters, final loss ${r.finalLoss.toFixed(4)}, ${(r.seconds / 60).toFixed(1)} min\n`);
+  if (!o.quiet) process.stderr.write(`colora: pretrained ${o.out}: ${r.params} parameters, final loss ${r.finalLoss.toFixed(4)}, induction probe ${r.inductionLoss.toFixed(3)}, ${(r.seconds / 60).toFixed(1)} min\n`);
 }

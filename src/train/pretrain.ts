@@ -32,6 +32,7 @@ import { loadGPT2, saveGPT2 } from '../model/checkpoint.js';
 import { readSafetensors, writeSafetensors, type TensorData } from '../model/safetensors.js';
 import { makeBatch, type Example } from './batch.js';
 import { repeatBlocks } from './repeat-blocks.js';
+import { inductionLoss, inductionProbeBlocks } from './induction-probe.js';
 import { batchLoss } from './loss.js';
 import { clipByGlobalNorm, createOptimizer, type Optimizer, type OptimizerState } from './optimizer.js';
 import { evaluateItems, scoreByTask, type TaskScore } from '../experiment/evaluate.js';
@@ -50,6 +51,8 @@ interface TextExample {
 
 export interface PretrainResult {
   finalLoss: number;
+  /** Loss on repeated spans at the last checkpoint (train/induction-probe.ts). */
+  inductionLoss: number;
   seconds: number;
   params: number;
   zeroShot: TaskScore[];
@@ -213,6 +216,9 @@ export async function pretrain(cfg: PretrainConfig, out: string, opts: { quiet?:
   if (resumed) progress.tick(`resumed at step ${start}`, start);
   const logFile = join(out, 'pretrain_log.jsonl');
   let window: number[] = [];
+  // Loss on repeated spans (train/induction-probe.ts), logged at every checkpoint.
+  const probe = inductionProbeBlocks(niBlocks, cfg.data.block_size + 1, cfg.seed);
+  let lastInduction = NaN;
   let t0 = Date.now();
   for (let step = start; step < t.steps; step++) {
     const idx = Rng.derive(cfg.seed, 'pretrain-batch', step).sampleIndices(blocks.length, Math.min(t.batch_size, blocks.length));
@@ -238,6 +244,8 @@ export async function pretrain(cfg: PretrainConfig, out: string, opts: { quiet?:
       elapsed += (Date.now() - t0) / 1000;
       t0 = Date.now();
       await saveCheckpoint(out, s, done, fp, elapsed, lastLoss);
+      lastInduction = await inductionLoss(s.model, probe, eosId);
+      appendFileAtomic(logFile, JSON.stringify({ step: done, induction_loss: lastInduction }) + '\n');
     }
   }
   progress.stop();
@@ -245,11 +253,11 @@ export async function pretrain(cfg: PretrainConfig, out: string, opts: { quiet?:
 
   await saveGPT2(s.model, out);
   const zeroShot = await zeroShotScores(cfg, s.model, tok, eosId, maxSource, opts.quiet);
-  writeFileAtomic(join(out, 'MODEL_CARD.md'), modelCard(cfg, config, { finalLoss: lastLoss, seconds: elapsed, params, zeroShot }, opts.backend, texts.length));
+  writeFileAtomic(join(out, 'MODEL_CARD.md'), modelCard(cfg, config, { finalLoss: lastLoss, inductionLoss: lastInduction, seconds: elapsed, params, zeroShot }, opts.backend, texts.length));
   rmSync(join(out, CKPT), { recursive: true, force: true });
   s.decay.finish();
   s.noDecay.finish();
-  return { finalLoss: lastLoss, seconds: elapsed, params, zeroShot };
+  return { finalLoss: lastLoss, inductionLoss: lastInduction, seconds: elapsed, params, zeroShot };
 }
 
 async function zeroShotScores(cfg: PretrainConfig, model: GPT2, tok: Tokenizer, eosId: number, maxSource: number, quiet?: boolean): Promise<TaskScore[]> {
@@ -300,6 +308,7 @@ function modelCard(cfg: PretrainConfig, c: GPT2Config, r: PretrainResult, backen
     ...(cfg.model.init_from ? [`- Continued from \`${cfg.model.init_from}\` (its weights and tokenizer); prompt tokens weigh ${cfg.data.prompt_loss_weight} in the loss, outputs 1.`] : []),
     `- ${cfg.train.steps} steps, batch ${cfg.train.batch_size} sequences, AdamW (β = 0.9, 0.95; weight decay ${cfg.train.weight_decay} on matrices), lr ${cfg.train.lr} with ${cfg.train.warmup_steps} warm-up steps and cosine decay to ${cfg.train.min_lr_ratio}×, gradient norm clipped at ${cfg.train.grad_clip}; loss on every token${cfg.data.prompt_loss_weight < 1 ? ` (prompt tokens weighted ${cfg.data.prompt_loss_weight})` : ''}.`,
     `- Seed ${cfg.seed}. Final training loss ${r.finalLoss.toFixed(4)} (last step). Wall time ${(r.seconds / 60).toFixed(1)} min on backend \`${backend}\` (2 CPU cores).`,
+    `- Induction probe (loss on the repeats of shuffled 16-token spans; src/train/induction-probe.ts): ${r.inductionLoss.toFixed(3)} at the end, against ln(vocabulary) = ${Math.log(c.vocabSize).toFixed(3)} for uniform guessing; a model that copies from context scores well under 1.`,
     '- Reproduce: `colora pretrain --config configs/pretrain-tiny.yaml --out models/' + cfg.name + '`.',
     '',
     '## Zero-shot Rouge-L on held-out tasks',
