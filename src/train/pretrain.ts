@@ -183,9 +183,6 @@ export async function pretrain(cfg: PretrainConfig, out: string, opts: { quiet?:
   const eosId = tok.eosTokenId!;
   const maxSource = Math.min(cfg.data.max_source_tokens, cfg.model.n_positions - cfg.data.max_target_tokens - 1);
   const niBlocks = packBlocks(texts, tok, cfg, maxSource, eosId);
-  const f = cfg.data.repeat_fraction;
-  const nRepeat = Math.round((niBlocks.length * f) / (1 - f));
-  const blocks = [...niBlocks, ...repeatBlocks(niBlocks, nRepeat, Rng.derive(cfg.seed, 'pretrain-repeat'), { length: cfg.data.block_size + 1, minSpan: 8, maxSpan: 64 })];
 
   const config: GPT2Config = {
     vocabSize: tok.vocabSize,
@@ -221,8 +218,12 @@ export async function pretrain(cfg: PretrainConfig, out: string, opts: { quiet?:
   let lastInduction = NaN;
   let t0 = Date.now();
   for (let step = start; step < t.steps; step++) {
-    const idx = Rng.derive(cfg.seed, 'pretrain-batch', step).sampleIndices(blocks.length, Math.min(t.batch_size, blocks.length));
-    const batch = makeBatch(idx.map((i) => blocks[i]), eosId, true);
+    // Each step: repeat_fraction of the batch as fresh repeated-span blocks, the rest NI blocks
+    // (both seeded by the step, so a resumed run sees the same batches).
+    const nRepeat = Math.round(t.batch_size * cfg.data.repeat_fraction);
+    const idx = Rng.derive(cfg.seed, 'pretrain-batch', step).sampleIndices(niBlocks.length, Math.min(t.batch_size - nRepeat, niBlocks.length));
+    const repeats = repeatBlocks(niBlocks, nRepeat, Rng.derive(cfg.seed, 'pretrain-repeat', step), { length: cfg.data.block_size + 1, minSpan: 8, maxSpan: Math.min(64, Math.floor(cfg.data.block_size / 4)) });
+    const batch = makeBatch([...idx.map((i) => niBlocks[i]), ...repeats], eosId, true);
     const lr = pretrainLr(step, t);
     const { value, grads } = tf.variableGrads(() => batchLoss(s.model, batch), allVars);
     const clipped = clipByGlobalNorm(allVars.map((v) => grads[v.name]), t.grad_clip);
@@ -297,7 +298,7 @@ function modelCard(cfg: PretrainConfig, c: GPT2Config, r: PretrainResult, backen
     '## Data',
     `- ${nExamples} examples: ${cfg.data.instances_per_task} generated instances (generator seed ${cfg.data.instance_seed}) of each built-in task except the held-out ones, rendered as Tk-Instruct prompts (definition + ${JSON.stringify(cfg.data.positive_examples)} positive examples, drawn per example) followed by the output and \`<|endoftext|>\`.`,
     `- Held out (never seen in pretraining, used by the fine-tuning experiments): ${held}.`,
-    ...(cfg.data.repeat_fraction > 0 ? [`- Plus repeated-span blocks (${Math.round(cfg.data.repeat_fraction * 100)} % of training blocks): a span of 8–64 tokens from that stream, shuffled, repeated to fill the block, loss on the repeats only (practice at copying from context; src/train/repeat-blocks.ts).`] : []),
+    ...(cfg.data.repeat_fraction > 0 ? [`- Plus repeated-span blocks (${Math.round(cfg.data.repeat_fraction * 100)} % of training blocks): a span of 8 to min(64, block/4) distinct tokens from that stream, shuffled, repeated to fill the block, loss on the repeats only (practice at copying from context; src/train/repeat-blocks.ts).`] : []),
     `- Tokenizer: byte-level BPE trained on ${Math.min(cfg.tokenizer.corpus_examples, nExamples)} of those examples, ${c.vocabSize} tokens, numbers pre-tokenized as ${cfg.tokenizer.numbers === 'groups3' ? 'groups of up to three digits' : 'single digits'} (\`tokenizer.json\`).`,
     '',
     '## Model',
