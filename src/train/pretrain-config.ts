@@ -26,6 +26,8 @@ export const PretrainSchema = z.strictObject({
        * repeat-blocks.ts): dense practice at copying from context, which the NI tasks need.
        */
       repeat_fraction: z.number().min(0).max(0.9).default(0),
+      /** Where repeated spans come from: distinct tokens of the NI stream, or uniformly random ids. */
+      repeat_tokens: z.enum(['stream', 'random']).default('stream'),
     })
     .prefault({}),
   tokenizer: z

@@ -31,7 +31,7 @@ import { initGPT2Arrays } from '../model/init.js';
 import { loadGPT2, saveGPT2 } from '../model/checkpoint.js';
 import { readSafetensors, writeSafetensors, type TensorData } from '../model/safetensors.js';
 import { makeBatch, type Example } from './batch.js';
-import { repeatBlocks } from './repeat-blocks.js';
+import { randomRepeatBlocks, repeatBlocks } from './repeat-blocks.js';
 import { inductionLoss, inductionProbeBlocks } from './induction-probe.js';
 import { batchLoss } from './loss.js';
 import { clipByGlobalNorm, createOptimizer, type Optimizer, type OptimizerState } from './optimizer.js';
@@ -222,7 +222,9 @@ export async function pretrain(cfg: PretrainConfig, out: string, opts: { quiet?:
     // (both seeded by the step, so a resumed run sees the same batches).
     const nRepeat = Math.round(t.batch_size * cfg.data.repeat_fraction);
     const idx = Rng.derive(cfg.seed, 'pretrain-batch', step).sampleIndices(niBlocks.length, Math.min(t.batch_size - nRepeat, niBlocks.length));
-    const repeats = repeatBlocks(niBlocks, nRepeat, Rng.derive(cfg.seed, 'pretrain-repeat', step), { length: cfg.data.block_size + 1, minSpan: 8, maxSpan: Math.min(64, Math.floor(cfg.data.block_size / 4)) });
+    const repeatOpts = { length: cfg.data.block_size + 1, minSpan: 8, maxSpan: Math.min(64, Math.floor(cfg.data.block_size / 4)) };
+    const repeatRng = Rng.derive(cfg.seed, 'pretrain-repeat', step);
+    const repeats = cfg.data.repeat_tokens === 'random' ? randomRepeatBlocks(nRepeat, 1, tok.vocabSize - 1, repeatRng, repeatOpts) : repeatBlocks(niBlocks, nRepeat, repeatRng, repeatOpts);
     const batch = makeBatch([...idx.map((i) => niBlocks[i]), ...repeats], eosId, true);
     const lr = pretrainLr(step, t);
     const { value, grads } = tf.variableGrads(() => batchLoss(s.model, batch), allVars);

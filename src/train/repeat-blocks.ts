@@ -26,11 +26,26 @@ export function repeatBlocks(source: readonly Example[], n: number, rng: Rng, o:
     const from = [...new Set(source[rng.int(0, source.length - 1)].promptIds)];
     const len = Math.min(rng.int(o.minSpan, o.maxSpan), from.length);
     const at = rng.int(0, from.length - len);
-    const span = rng.shuffle(from.slice(at, at + len));
-    const ids: number[] = [];
-    while (ids.length < o.length) ids.push(...span);
-    ids.length = o.length;
-    out.push({ promptIds: ids, targetIds: [], weights: ids.map((_, k) => (k < len ? 0 : 1)) });
+    out.push(repeatSpan(rng.shuffle(from.slice(at, at + len)), o.length));
   }
   return out;
+}
+
+/** The same with spans of distinct token ids drawn uniformly from [lo, hi] (no real text). */
+export function randomRepeatBlocks(n: number, lo: number, hi: number, rng: Rng, o: RepeatOptions): Example[] {
+  const out: Example[] = [];
+  for (let i = 0; i < n; i++) {
+    const len = Math.min(rng.int(o.minSpan, o.maxSpan), hi - lo + 1);
+    const span = new Set<number>();
+    while (span.size < len) span.add(rng.int(lo, hi));
+    out.push(repeatSpan([...span], o.length));
+  }
+  return out;
+}
+
+function repeatSpan(span: number[], length: number): Example {
+  const ids: number[] = [];
+  while (ids.length < length) ids.push(...span);
+  ids.length = length;
+  return { promptIds: ids, targetIds: [], weights: ids.map((_, k) => (k < span.length ? 0 : 1)) };
 }
