@@ -216,13 +216,13 @@ export async function pretrain(cfg: PretrainConfig, out: string, opts: { quiet?:
   // Loss on repeated spans (train/induction-probe.ts), logged at every checkpoint.
   const probe = inductionProbeBlocks(niBlocks, cfg.data.block_size + 1, cfg.seed);
   let lastInduction = NaN;
+  const repeatOpts = { length: cfg.data.block_size + 1, minSpan: 8, maxSpan: Math.min(64, Math.floor(cfg.data.block_size / 4)) };
   let t0 = Date.now();
   for (let step = start; step < t.steps; step++) {
     // Each step: repeat_fraction of the batch as fresh repeated-span blocks, the rest NI blocks
     // (both seeded by the step, so a resumed run sees the same batches).
     const nRepeat = Math.round(t.batch_size * cfg.data.repeat_fraction);
     const idx = Rng.derive(cfg.seed, 'pretrain-batch', step).sampleIndices(niBlocks.length, Math.min(t.batch_size - nRepeat, niBlocks.length));
-    const repeatOpts = { length: cfg.data.block_size + 1, minSpan: 8, maxSpan: Math.min(64, Math.floor(cfg.data.block_size / 4)) };
     const repeatRng = Rng.derive(cfg.seed, 'pretrain-repeat', step);
     const repeats = cfg.data.repeat_tokens === 'random' ? randomRepeatBlocks(nRepeat, 1, tok.vocabSize - 1, repeatRng, repeatOpts) : repeatBlocks(niBlocks, nRepeat, repeatRng, repeatOpts);
     const batch = makeBatch([...idx.map((i) => niBlocks[i]), ...repeats], eosId, true);
@@ -300,7 +300,7 @@ function modelCard(cfg: PretrainConfig, c: GPT2Config, r: PretrainResult, backen
     '## Data',
     `- ${nExamples} examples: ${cfg.data.instances_per_task} generated instances (generator seed ${cfg.data.instance_seed}) of each built-in task except the held-out ones, rendered as Tk-Instruct prompts (definition + ${JSON.stringify(cfg.data.positive_examples)} positive examples, drawn per example) followed by the output and \`<|endoftext|>\`.`,
     `- Held out (never seen in pretraining, used by the fine-tuning experiments): ${held}.`,
-    ...(cfg.data.repeat_fraction > 0 ? [`- Plus repeated-span blocks (${Math.round(cfg.data.repeat_fraction * 100)} % of training blocks): a span of 8 to min(64, block/4) distinct tokens from that stream, shuffled, repeated to fill the block, loss on the repeats only (practice at copying from context; src/train/repeat-blocks.ts).`] : []),
+    ...(cfg.data.repeat_fraction > 0 ? [`- Plus repeated-span blocks (${Math.round(cfg.data.repeat_fraction * 100)} % of training blocks): a span of 8 to min(64, block/4) distinct ${cfg.data.repeat_tokens === 'random' ? 'uniformly random token ids' : 'tokens from that stream, shuffled,'} repeated to fill the block, loss on the repeats only (practice at copying from context; src/train/repeat-blocks.ts).`] : []),
     `- Tokenizer: byte-level BPE trained on ${Math.min(cfg.tokenizer.corpus_examples, nExamples)} of those examples, ${c.vocabSize} tokens, numbers pre-tokenized as ${cfg.tokenizer.numbers === 'groups3' ? 'groups of up to three digits' : 'single digits'} (\`tokenizer.json\`).`,
     '',
     '## Model',
