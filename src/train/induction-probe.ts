@@ -6,8 +6,7 @@
  * checkpoint because the skill appears suddenly (a phase change) or not at all, and the NI tasks
  * are mostly copying (docs/base-model.md).
  */
-import type { Example } from './batch.js';
-import { makeBatch } from './batch.js';
+import { makeBatch, type Example } from './batch.js';
 import { batchLoss, type CausalLM } from './loss.js';
 import { repeatBlocks } from './repeat-blocks.js';
 import { Rng } from '../util/rng.js';

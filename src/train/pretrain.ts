@@ -312,7 +312,7 @@ function modelCard(cfg: PretrainConfig, c: GPT2Config, r: PretrainResult, backen
     `- ${cfg.train.steps} steps, batch ${cfg.train.batch_size} sequences, AdamW (β = 0.9, 0.95; weight decay ${cfg.train.weight_decay} on matrices), lr ${cfg.train.lr} with ${cfg.train.warmup_steps} warm-up steps and cosine decay to ${cfg.train.min_lr_ratio}×, gradient norm clipped at ${cfg.train.grad_clip}; loss on every token${cfg.data.prompt_loss_weight < 1 ? ` (prompt tokens weighted ${cfg.data.prompt_loss_weight})` : ''}.`,
     `- Seed ${cfg.seed}. Final training loss ${r.finalLoss.toFixed(4)} (last step). Wall time ${(r.seconds / 60).toFixed(1)} min on backend \`${backend}\` (2 CPU cores).`,
     `- Induction probe (loss on the repeats of shuffled 16-token spans; src/train/induction-probe.ts): ${r.inductionLoss.toFixed(3)} at the end, against ln(vocabulary) = ${Math.log(c.vocabSize).toFixed(3)} for uniform guessing; a model that copies from context scores well under 1.`,
-    '- Reproduce: `colora pretrain --config configs/pretrain-tiny.yaml --out models/' + cfg.name + '`.',
+    `- Reproduce: ${cfg.model.init_from ? `build \`${cfg.model.init_from}\` first (its own pretraining config), then ` : ''}\`colora pretrain --config configs/pretrain-tiny.yaml --out models/${cfg.name}\`.`,
     '',
     '## Zero-shot Rouge-L on held-out tasks',
     '',
