@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { AdapterLayer } from '../src/adapters/layer.js';
 import * as ops from '../src/engine/ops.js';
 import { setSimdForTesting } from '../src/engine/simd/runtime.js';
+import { KVStore } from '../src/engine/kv-store.js';
 import type { GPT2Config } from '../src/model/config.js';
 import { generate } from '../src/model/generate.js';
 import { GPT2 } from '../src/model/gpt2.js';
@@ -153,4 +154,34 @@ test('generate on the fast engine picks the same tokens as on tfjs cpu, batched 
   assert.deepEqual(got.batched.outputIds, ref.batched.outputIds);
   prompts.forEach((_, i) => assert.deepEqual(got.single[i].outputIds[0], ref.batched.outputIds[i], `prompt ${i} alone`));
   got.batched.logprobs.flat().forEach((lp, i) => assert.ok(Math.abs(lp - ref.batched.logprobs.flat()[i]) < 1e-4, `logprob ${i}`));
+});
+
+test('KVStore: with SIMD its keys and values live in its own module memory and survive regrowth and dropped rows', () => {
+  const st = new KVStore(2, 3, 4, 100);
+  try {
+    assert.ok(st.simd, 'SIMD is available on this machine');
+    st.reserve(2, 5);
+    assert.equal(st.k[1].buffer, st.simd.heap.buffer);
+    assert.ok(st.offsetOf(st.k[0]) >= st.scratchFloats, 'the cache sits after the scratch region');
+    // Fill positions 0..4 with values that name (layer, row, head, position, i).
+    const val = (l: number, r: number, h: number, s: number, i: number) => l * 10000 + r * 1000 + h * 100 + s * 4 + i;
+    const fill = () => {
+      for (let l = 0; l < 2; l++) for (let r = 0; r < st.B; r++) for (let h = 0; h < 3; h++) for (let s = 0; s < st.length; s++) for (let i = 0; i < 4; i++) {
+        st.k[l][((r * 3 + h) * st.cap + s) * 4 + i] = val(l, r, h, s, i);
+        st.v[l][((r * 3 + h) * st.cap + s) * 4 + i] = -val(l, r, h, s, i);
+      }
+    };
+    st.length = 5;
+    fill();
+    st.reserve(2, 95); // 100 positions: past the first capacity (64), so it relayouts
+    assert.ok(st.cap >= 100);
+    st.selectRows([1]);
+    assert.equal(st.B, 1);
+    for (let l = 0; l < 2; l++) for (let h = 0; h < 3; h++) for (let s = 0; s < 5; s++) for (let i = 0; i < 4; i++) {
+      assert.equal(st.k[l][(h * st.cap + s) * 4 + i], val(l, 1, h, s, i));
+      assert.equal(st.v[l][(h * st.cap + s) * 4 + i], -val(l, 1, h, s, i));
+    }
+  } finally {
+    st.dispose();
+  }
 });

@@ -20,7 +20,7 @@
 import { getBlas } from '../blas.js';
 import { getSimd, type SimdRuntime } from '../simd/runtime.js';
 import { fexp } from './fast-math.js';
-import { KVStore } from '../kv-store.js';
+import { DECODE_MAX_T, KVStore } from '../kv-store.js';
 import { alloc, f32, out, vals, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
 
 /** A head's matrix: rows start at `off` in `a`, `ld` floats apart. */
@@ -195,31 +195,17 @@ function projectionMajor(sh: Shape, qkv: Float32Array, o: Float32Array): HeadMat
  */
 const SMALL_T = 4;
 
+/** n floats from a[from] to b[to]: a loop, as a view per head row (subarray + set) costs more than the copy. */
+function copy(a: Float32Array, from: number, b: Float32Array, to: number, n: number): void {
+  for (let i = 0; i < n; i++) b[to + i] = a[from + i];
+}
+
 /**
- * Small-T forward in the SIMD module: all heads' q, k, v staged once, three passes over them.
- * Head bh's keys and values start at bh · kvStride in kv and vv (S · hd when packed).
+ * Masked softmax over the T score rows (stride Sp) of every head, in module memory at float
+ * offset sAt; queries that see no key get the uniform average (as headForward).
  */
-function smallTSimd(simd: SimdRuntime, sh: Shape, scale: number, qv: Float32Array, kv: Float32Array, vv: Float32Array, mv: ArrayLike<number> | undefined, p: Float32Array, o: Float32Array, kvStride = sh.S * sh.hd): void {
-  const { B, H, T, S, hd } = sh;
-  const BH = B * H;
-  const Sp = (S + 3) & ~3;
-  const qAt = 0;
-  const kAt = qAt + BH * T * hd;
-  const vAt = kAt + BH * S * hd;
-  const sAt = vAt + BH * S * hd;
-  const oAt = sAt + BH * T * Sp;
-  const heap = simd.reserve(oAt + BH * T * hd);
-  heap.set(qv.subarray(0, BH * T * hd), qAt);
-  if (kvStride === S * hd) {
-    heap.set(kv.subarray(0, BH * S * hd), kAt);
-    heap.set(vv.subarray(0, BH * S * hd), vAt);
-  } else {
-    for (let bh = 0; bh < BH; bh++) {
-      heap.set(kv.subarray(bh * kvStride, bh * kvStride + S * hd), kAt + bh * S * hd);
-      heap.set(vv.subarray(bh * kvStride, bh * kvStride + S * hd), vAt + bh * S * hd);
-    }
-  }
-  simd.fn.attentionScores(qAt * 4, kAt * 4, sAt * 4, BH, T, S, Sp, hd, scale);
+function softmaxHeads(simd: SimdRuntime, heap: Float32Array, sAt: number, sh: Shape, Sp: number, mv: ArrayLike<number> | undefined): void {
+  const { B, H, T, S } = sh;
   for (let b = 0; b < B; b++) {
     if (mv) {
       for (let j = 0; j < S; j++) {
@@ -237,10 +223,60 @@ function smallTSimd(simd: SimdRuntime, sh: Shape, scale: number, qv: Float32Arra
       }
     }
   }
-  simd.fn.attentionValues(sAt * 4, vAt * 4, oAt * 4, BH, T, S, Sp, hd);
+}
+
+/** Small-T forward in the SIMD module: all heads' q, k, v (packed [B, H, n, hd]) staged once, three passes. */
+function smallTSimd(simd: SimdRuntime, sh: Shape, scale: number, qv: Float32Array, kv: Float32Array, vv: Float32Array, mv: ArrayLike<number> | undefined, p: Float32Array, o: Float32Array): void {
+  const { B, H, T, S, hd } = sh;
+  const BH = B * H;
+  const Sp = (S + 3) & ~3;
+  const qAt = 0;
+  const kAt = qAt + BH * T * hd;
+  const vAt = kAt + BH * S * hd;
+  const sAt = vAt + BH * S * hd;
+  const oAt = sAt + BH * T * Sp;
+  const heap = simd.reserve(oAt + BH * T * hd);
+  heap.set(qv.subarray(0, BH * T * hd), qAt);
+  heap.set(kv.subarray(0, BH * S * hd), kAt);
+  heap.set(vv.subarray(0, BH * S * hd), vAt);
+  simd.fn.attentionScores(qAt * 4, kAt * 4, sAt * 4, BH, T, S, Sp, hd, S * hd, scale);
+  softmaxHeads(simd, heap, sAt, sh, Sp, mv);
+  simd.fn.attentionValues(sAt * 4, vAt * 4, oAt * 4, BH, T, S, Sp, hd, S * hd);
   o.set(heap.subarray(oAt, oAt + BH * T * hd));
   if (Sp === S) p.set(heap.subarray(sAt, sAt + BH * T * S));
   else for (let r = 0; r < BH * T; r++) p.set(heap.subarray(sAt + r * Sp, sAt + r * Sp + S), r * S);
+}
+
+/**
+ * Cached decoding in the store's own module memory: the queries are gathered head-major into its
+ * scratch region, the loops read keys and values where the store keeps them (no copy of the
+ * cache), and the output is scattered back to merged heads [B·T, D].
+ */
+function decodeInPlace(st: KVStore, layer: number, sh: Shape, scale: number, x: Float32Array, mv: ArrayLike<number> | undefined, o: Float32Array): void {
+  const simd = st.simd as SimdRuntime;
+  const { B, H, T, S, hd } = sh;
+  const D = H * hd;
+  const BH = B * H;
+  const Sp = (S + 3) & ~3;
+  const qAt = 0;
+  const sAt = BH * T * hd;
+  const oAt = sAt + BH * T * Sp;
+  const heap = simd.heap;
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const row = (b * T + t) * 3 * D;
+      for (let h = 0; h < H; h++) copy(x, row + h * hd, heap, qAt + ((b * H + h) * T + t) * hd, hd);
+    }
+  }
+  const kvs = st.cap * hd;
+  simd.fn.attentionScores(qAt * 4, st.offsetOf(st.k[layer]) * 4, sAt * 4, BH, T, S, Sp, hd, kvs, scale);
+  softmaxHeads(simd, heap, sAt, sh, Sp, mv);
+  simd.fn.attentionValues(sAt * 4, st.offsetOf(st.v[layer]) * 4, oAt * 4, BH, T, S, Sp, hd, kvs);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      for (let h = 0; h < H; h++) copy(heap, oAt + ((b * H + h) * T + t) * hd, o, (b * T + t) * D + h * hd, hd);
+    }
+  }
 }
 
 /** Small-T forward as JavaScript dot products (no SIMD, or hd not a multiple of 4). */
@@ -416,9 +452,8 @@ export function cachedAttentionKernel(args: KernelArgs): TensorInfo {
     for (let t = 0; t < T; t++) {
       const row = (b * T + t) * 3 * D;
       for (let h = 0; h < H; h++) {
-        const at = (b * H + h) * stride + (S0 + t) * hd;
-        K.set(x.subarray(row + D + h * hd, row + D + (h + 1) * hd), at);
-        V.set(x.subarray(row + 2 * D + h * hd, row + 2 * D + (h + 1) * hd), at);
+        copy(x, row + D + h * hd, K, (b * H + h) * stride + (S0 + t) * hd, hd);
+        copy(x, row + 2 * D + h * hd, V, (b * H + h) * stride + (S0 + t) * hd, hd);
       }
     }
   }
@@ -426,24 +461,8 @@ export function cachedAttentionKernel(args: KernelArgs): TensorInfo {
   const mv = mask ? vals(backend, mask) : undefined;
   const sh: Shape = { B, H, T, S, hd };
   const simd = getSimd();
-  if (T <= SMALL_T && simd && hd % 4 === 0) {
-    // Queries gathered head-major, output scattered back to merged heads (B·H·T·hd floats each).
-    const n = B * H * T * hd;
-    const tmp = decodeScratchOf(2 * n + B * H * T * S);
-    const q = tmp.subarray(0, n);
-    const oh = tmp.subarray(n, 2 * n);
-    const p = tmp.subarray(2 * n);
-    for (let b = 0; b < B; b++) {
-      for (let h = 0; h < H; h++) {
-        for (let t = 0; t < T; t++) q.set(x.subarray((b * T + t) * 3 * D + h * hd, (b * T + t) * 3 * D + (h + 1) * hd), ((b * H + h) * T + t) * hd);
-      }
-    }
-    smallTSimd(simd, sh, attrs.scale, q, K, V, mv, p, oh, stride);
-    for (let b = 0; b < B; b++) {
-      for (let h = 0; h < H; h++) {
-        for (let t = 0; t < T; t++) o.set(oh.subarray(((b * H + h) * T + t) * hd, ((b * H + h) * T + t + 1) * hd), (b * T + t) * D + h * hd);
-      }
-    }
+  if (T <= DECODE_MAX_T && st.simd && hd % 4 === 0) {
+    decodeInPlace(st, attrs.layer, sh, attrs.scale, x, mv, o);
   } else {
     const p = decodeScratchOf(T * S);
     for (let b = 0; b < B; b++) {

@@ -481,12 +481,15 @@ function softmaxGradRows(): Code {
 }
 
 /**
- * attentionScores(q, k, sc, BH, T, S, Sp, hd, scale): for each head bh and query t,
- * sc[(bh·T + t)·Sp + j] = scale · q[bh, t] · k[bh, j] for all j < S (hd % 4 == 0).
+ * attentionScores(q, k, sc, BH, T, S, Sp, hd, kvs, scale): for each head bh and query t,
+ * sc[(bh·T + t)·Sp + j] = scale · q[bh, t] · k[bh, j] for all j < S (hd % 4 == 0). Head bh's keys
+ * start kvs floats after head bh − 1's (S · hd when packed; a KV cache's capacity · hd), so a cache
+ * is read in place. Four keys per pass, each with its own accumulator: one dot product at a time
+ * is bound by the latency of the f32x4 add.
  */
 function attentionScores(): Code {
-  const [q, k, sc, BH, T, S, Sp, hd, scale] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const c = new Code([I32, I32, I32, I32, I32, I32, I32, I32, F32]);
+  const [q, k, sc, BH, T, S, Sp, hd, kvs, scale] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const c = new Code([I32, I32, I32, I32, I32, I32, I32, I32, I32, F32]);
   const bh = c.local(I32);
   const t = c.local(I32);
   const j = c.local(I32);
@@ -495,8 +498,12 @@ function attentionScores(): Code {
   const qrow = c.local(I32);
   const krow = c.local(I32);
   const srow = c.local(I32);
-  const acc = c.local(V128);
+  const at = c.local(I32);
+  const S4 = c.local(I32);
+  const qv = c.local(V128);
+  const acc = [c.local(V128), c.local(V128), c.local(V128), c.local(V128)];
   c.get(hd).i32(2).i32Shl().set(hdB);
+  c.get(S).i32(-4).i32And().set(S4);
   c.i32(0).set(bh);
   c.block().loop();
   c.get(bh).get(BH).i32GeS().brIf(1);
@@ -505,19 +512,44 @@ function attentionScores(): Code {
   c.get(t).get(T).i32GeS().brIf(1);
   c.get(q).get(bh).get(T).i32Mul().get(t).i32Add().get(hdB).i32Mul().i32Add().set(qrow);
   c.get(sc).get(bh).get(T).i32Mul().get(t).i32Add().get(Sp).i32Mul().i32(2).i32Shl().i32Add().set(srow);
-  c.get(k).get(bh).get(S).i32Mul().get(hdB).i32Mul().i32Add().set(krow);
+  c.get(k).get(bh).get(kvs).i32Mul().i32(2).i32Shl().i32Add().set(krow);
   c.i32(0).set(j);
+  // Keys j .. j + 3 together.
   c.block().loop();
-  c.get(j).get(S).i32GeS().brIf(1);
-  c.f32(0).f32x4Splat().set(acc);
+  c.get(j).get(S4).i32GeS().brIf(1);
+  for (const a of acc) c.f32(0).f32x4Splat().set(a);
   c.i32(0).set(i);
   c.block().loop();
   c.get(i).get(hdB).i32GeS().brIf(1);
-  c.get(acc).get(qrow).get(i).i32Add().v128Load().get(krow).get(i).i32Add().v128Load().f32x4Mul().f32x4Add().set(acc);
+  c.get(qrow).get(i).i32Add().v128Load().set(qv);
+  c.get(krow).get(i).i32Add().set(at);
+  acc.forEach((a, u) => {
+    c.get(a).get(qv).get(at);
+    if (u > 0) c.get(hdB).i32(u).i32Mul().i32Add();
+    c.v128Load().f32x4Mul().f32x4Add().set(a);
+  });
+  c.get(i).i32(16).i32Add().set(i).br(0);
+  c.end().end();
+  acc.forEach((a, u) => {
+    c.get(srow).get(j).i32(2).i32Shl().i32Add();
+    emitHorizontal(c, a, 'add');
+    c.get(scale).f32Mul().f32Store(4 * u);
+  });
+  c.get(krow).get(hdB).i32(2).i32Shl().i32Add().set(krow);
+  c.get(j).i32(4).i32Add().set(j).br(0);
+  c.end().end();
+  // The last S mod 4 keys one at a time.
+  c.block().loop();
+  c.get(j).get(S).i32GeS().brIf(1);
+  c.f32(0).f32x4Splat().set(acc[0]);
+  c.i32(0).set(i);
+  c.block().loop();
+  c.get(i).get(hdB).i32GeS().brIf(1);
+  c.get(acc[0]).get(qrow).get(i).i32Add().v128Load().get(krow).get(i).i32Add().v128Load().f32x4Mul().f32x4Add().set(acc[0]);
   c.get(i).i32(16).i32Add().set(i).br(0);
   c.end().end();
   c.get(srow).get(j).i32(2).i32Shl().i32Add();
-  emitHorizontal(c, acc, 'add');
+  emitHorizontal(c, acc[0], 'add');
   c.get(scale).f32Mul().f32Store();
   c.get(krow).get(hdB).i32Add().set(krow);
   c.get(j).i32(1).i32Add().set(j).br(0);
@@ -530,12 +562,13 @@ function attentionScores(): Code {
 }
 
 /**
- * attentionValues(sc, v, o, BH, T, S, Sp, hd): o[bh, t] = Σ_j sc[(bh·T + t)·Sp + j] · v[bh, j]
- * (hd % 4 == 0).
+ * attentionValues(sc, v, o, BH, T, S, Sp, hd, kvs): o[bh, t] = Σ_j sc[(bh·T + t)·Sp + j] · v[bh, j]
+ * (hd % 4 == 0; head bh's values start kvs floats after head bh − 1's). Four keys per pass into
+ * four accumulators, for the same reason as attentionScores.
  */
 function attentionValues(): Code {
-  const [sc, v, o, BH, T, S, Sp, hd] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const c = new Code([I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [sc, v, o, BH, T, S, Sp, hd, kvs] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const c = new Code([I32, I32, I32, I32, I32, I32, I32, I32, I32]);
   const bh = c.local(I32);
   const t = c.local(I32);
   const j = c.local(I32);
@@ -544,8 +577,10 @@ function attentionValues(): Code {
   const srow = c.local(I32);
   const vcol = c.local(I32);
   const orow = c.local(I32);
-  const acc = c.local(V128);
+  const S4 = c.local(I32);
+  const acc = [c.local(V128), c.local(V128), c.local(V128), c.local(V128)];
   c.get(hd).i32(2).i32Shl().set(hdB);
+  c.get(S).i32(-4).i32And().set(S4);
   c.i32(0).set(bh);
   c.block().loop();
   c.get(bh).get(BH).i32GeS().brIf(1);
@@ -557,16 +592,27 @@ function attentionValues(): Code {
   c.i32(0).set(i);
   c.block().loop();
   c.get(i).get(hdB).i32GeS().brIf(1);
-  c.f32(0).f32x4Splat().set(acc);
-  c.get(v).get(bh).get(S).i32Mul().get(hdB).i32Mul().i32Add().get(i).i32Add().set(vcol);
+  for (const a of acc) c.f32(0).f32x4Splat().set(a);
+  c.get(v).get(bh).get(kvs).i32Mul().i32(2).i32Shl().i32Add().get(i).i32Add().set(vcol);
   c.i32(0).set(j);
   c.block().loop();
+  c.get(j).get(S4).i32GeS().brIf(1);
+  acc.forEach((a, u) => {
+    c.get(a).get(srow).get(j).i32(2).i32Shl().i32Add().f32Load(4 * u).f32x4Splat().get(vcol);
+    if (u > 0) c.get(hdB).i32(u).i32Mul().i32Add();
+    c.v128Load().f32x4Mul().f32x4Add().set(a);
+  });
+  c.get(vcol).get(hdB).i32(2).i32Shl().i32Add().set(vcol);
+  c.get(j).i32(4).i32Add().set(j).br(0);
+  c.end().end();
+  c.block().loop();
   c.get(j).get(S).i32GeS().brIf(1);
-  c.get(acc).get(srow).get(j).i32(2).i32Shl().i32Add().f32Load().f32x4Splat().get(vcol).v128Load().f32x4Mul().f32x4Add().set(acc);
+  c.get(acc[0]).get(srow).get(j).i32(2).i32Shl().i32Add().f32Load().f32x4Splat().get(vcol).v128Load().f32x4Mul().f32x4Add().set(acc[0]);
   c.get(vcol).get(hdB).i32Add().set(vcol);
   c.get(j).i32(1).i32Add().set(j).br(0);
   c.end().end();
-  c.get(orow).get(i).i32Add().get(acc).v128Store();
+  c.get(orow).get(i).i32Add();
+  c.get(acc[0]).get(acc[1]).f32x4Add().get(acc[2]).get(acc[3]).f32x4Add().f32x4Add().v128Store();
   c.get(i).i32(16).i32Add().set(i).br(0);
   c.end().end();
   c.get(t).i32(1).i32Add().set(t).br(0);

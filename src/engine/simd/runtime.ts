@@ -14,8 +14,8 @@ interface Exports {
   geluGrad(dy: number, x: number, s: number, dx: number, n: number): void;
   softmaxGradRows(dp: number, p: number, rows: number, S: number, scale: number): void;
   layerNorm(x: number, y: number, rows: number, D: number, gamma: number, beta: number, eps: number, stats: number): void;
-  attentionScores(q: number, k: number, sc: number, BH: number, T: number, S: number, Sp: number, hd: number, scale: number): void;
-  attentionValues(sc: number, v: number, o: number, BH: number, T: number, S: number, Sp: number, hd: number): void;
+  attentionScores(q: number, k: number, sc: number, BH: number, T: number, S: number, Sp: number, hd: number, kvs: number, scale: number): void;
+  attentionValues(sc: number, v: number, o: number, BH: number, T: number, S: number, Sp: number, hd: number, kvs: number): void;
   layerNormGrad(dy: number, x: number, dx: number, rows: number, D: number, gamma: number, stats: number): void;
   softmaxRows(p: number, rows: number, ld: number, lim0: number): void;
   maxSumExp(z: number, rows: number, ld: number, stats: number): void;
@@ -46,21 +46,31 @@ export class SimdRuntime {
 }
 
 let cached: SimdRuntime | null | undefined;
+let compiled: WebAssembly.Module | undefined;
 
+/** The kernels' shared scratch instance. */
 export function getSimd(): SimdRuntime | undefined {
   if (cached === undefined) {
     cached = null;
     if (process.env.COLORA_NO_SIMD !== '1') {
       try {
-        const mod = new WebAssembly.Module(simdModuleBytes());
-        const inst = new WebAssembly.Instance(mod, {});
-        cached = new SimdRuntime(inst.exports as unknown as Exports);
+        compiled ??= new WebAssembly.Module(simdModuleBytes());
+        cached = new SimdRuntime(new WebAssembly.Instance(compiled, {}).exports as unknown as Exports);
       } catch {
         cached = null;
       }
     }
   }
   return cached ?? undefined;
+}
+
+/**
+ * An instance with memory of its own, for data that must stay in module memory between calls
+ * (the decoding KV cache, read in place by the attention loops). Undefined where getSimd() is.
+ */
+export function newSimdInstance(): SimdRuntime | undefined {
+  if (!getSimd() || !compiled) return undefined;
+  return new SimdRuntime(new WebAssembly.Instance(compiled, {}).exports as unknown as Exports);
 }
 
 /** For tests: turn the SIMD path off (false) or back to detection (true). */
