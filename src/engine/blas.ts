@@ -8,7 +8,7 @@
  * larger buffers (one head of a [B, H, T, hd] tensor, one batch of a batched product).
  */
 import { createRequire } from 'node:module';
-import { availableParallelism, loadavg } from 'node:os';
+import { setBlasThreads } from './blas-threads.js';
 
 export interface Gemm {
   (
@@ -144,27 +144,6 @@ export function jsBlas(reason: string): Blas {
   return { sgemm: jsGemm, saxpy: jsAxpy, sger: jsGer, sscal: jsScal, kind: 'js', reason };
 }
 
-/**
- * OpenBLAS reads its thread count once, when the library loads. Unless the user set it
- * (OPENBLAS_NUM_THREADS, or COLORA_BLAS_THREADS), use every CPU on an idle machine but one thread
- * when the 1-minute load average says the CPUs are already busy: OpenBLAS's threads meet at a
- * barrier inside every GEMM, and a descheduled thread stalls the others (measured here at load
- * ~5 on 2 CPUs: 4.3–4.8k train tokens/s with 1 thread, 4.1–4.4k with 2; on the idle machine a 1016×768×256 sgemm
- * ran at 158 GFLOP/s on 1 thread and 291 on 2).
- */
-function chooseThreads(): string {
-  const explicit = process.env.COLORA_BLAS_THREADS ?? process.env.OPENBLAS_NUM_THREADS;
-  if (explicit !== undefined) {
-    process.env.OPENBLAS_NUM_THREADS = explicit;
-    return `${explicit} (set)`;
-  }
-  const cpus = availableParallelism();
-  const load = loadavg()[0];
-  const n = load > cpus - 0.5 ? 1 : cpus;
-  process.env.OPENBLAS_NUM_THREADS = String(n);
-  return `${n} (auto: load ${load.toFixed(1)} on ${cpus} CPUs)`;
-}
-
 let cached: Blas | undefined;
 
 /**
@@ -175,7 +154,7 @@ export function getBlas(): Blas {
   if (cached) return cached;
   if (process.env.COLORA_NO_BLAS === '1') return (cached = jsBlas('COLORA_NO_BLAS=1 is set'));
   try {
-    const threads = chooseThreads();
+    const threads = setBlasThreads();
     const nblas = createRequire(import.meta.url)('nblas') as {
       sgemm?: NativeSgemm;
       saxpy?: (n: number, alpha: number, x: Float32Array, incx: number, y: Float32Array, incy: number) => void;
