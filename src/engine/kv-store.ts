@@ -38,8 +38,14 @@ export class KVStore {
   /** Floats at the start of `simd`'s memory for one step's queries, scores and outputs. */
   scratchFloats = 0;
 
+  /**
+   * Instances of disposed stores, for the next store: their memory is already grown and paged in
+   * (a fresh one costs page faults on megabytes of cache at every generate call).
+   */
+  private static readonly spare: SimdRuntime[] = [];
+
   constructor(readonly nLayer: number, readonly H: number, readonly hd: number, readonly maxLength: number) {
-    this.simd = newSimdInstance();
+    this.simd = KVStore.spare.pop() ?? newSimdInstance();
     KVStore.live.set(this.id, this);
   }
 
@@ -111,8 +117,9 @@ export class KVStore {
   }
 
   dispose(): void {
+    if (!KVStore.live.delete(this.id)) return;
     this.k = [];
     this.v = [];
-    KVStore.live.delete(this.id);
+    if (this.simd && KVStore.spare.length < 2) KVStore.spare.push(this.simd);
   }
 }

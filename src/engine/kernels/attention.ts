@@ -89,9 +89,10 @@ function maskedSoftmaxRows(p: Float32Array, off: number, ld: number, T: number, 
 
 /**
  * One head's forward: scores = scale · Q Kᵀ, masked softmax, O = P V; P (T × S, packed) is
- * stored at p[pOff]. With SIMD the scores live in the module's memory (rows padded to 4).
+ * stored at p[pOff]. With SIMD the scores live in the module's memory (rows padded to 4), and
+ * P is copied out only if keepP (backprop needs it; decoding does not).
  */
-function headForward(simd: SimdRuntime | undefined, sh: Shape, scale: number, m: ReturnType<HeadMats>, p: Float32Array, pOff: number, mask: ArrayLike<number> | undefined, b: number): void {
+function headForward(simd: SimdRuntime | undefined, sh: Shape, scale: number, m: ReturnType<HeadMats>, p: Float32Array, pOff: number, mask: ArrayLike<number> | undefined, b: number, keepP = true): void {
   const { T, S, hd } = sh;
   const { sgemm } = getBlas();
   const { q, k, v, o } = m;
@@ -116,8 +117,10 @@ function headForward(simd: SimdRuntime | undefined, sh: Shape, scale: number, m:
     heap.fill(1 / S, t * Sp, t * Sp + S);
     heap.fill(0, t * Sp + S, (t + 1) * Sp);
   }
-  if (Sp === S) p.set(heap.subarray(0, T * S), pOff);
-  else for (let t = 0; t < T; t++) p.set(heap.subarray(t * Sp, t * Sp + S), pOff + t * S);
+  if (keepP) {
+    if (Sp === S) p.set(heap.subarray(0, T * S), pOff);
+    else for (let t = 0; t < T; t++) p.set(heap.subarray(t * Sp, t * Sp + S), pOff + t * S);
+  }
   sgemm(false, false, T, hd, S, 1, heap, 0, Sp, v.a, v.off, v.ld, 0, o.a, o.off, o.ld);
 }
 
@@ -473,7 +476,7 @@ export function cachedAttentionKernel(args: KernelArgs): TensorInfo {
           v: { a: V, off: (b * H + h) * stride, ld: hd },
           o: { a: o, off: b * T * D + h * hd, ld: D },
         };
-        headForward(simd, sh, attrs.scale, m, p, 0, mv, b);
+        headForward(simd, sh, attrs.scale, m, p, 0, mv, b, false);
       }
     }
   }
