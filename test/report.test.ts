@@ -13,6 +13,7 @@ import { focusTasks } from '../src/report/plots.js';
 import { loadRunData } from '../src/report/run-data.js';
 import { UsageError } from '../src/util/errors.js';
 import { saveAdapter } from '../src/adapters/peft-io.js';
+import { formatInterval, pairedSummary, t975 } from '../src/report/stats.js';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const T205 = 'task205_remove_even_elements';
@@ -108,7 +109,7 @@ test('report: summary with overview, task similarity and ± std; five figures as
     assert.match(md, /\| similar \| 0\.\d\d \| 25\.5 ± 0\.7 \| 35\.5 ± 0\.7 \| 45\.5 ± 0\.7 \| 55\.5 ± 0\.7 \|/);
     assert.match(md, /\| dissimilar \| 0\.0\d \| 20\.5 ± 0\.7 \|/);
     assert.match(md, /Measured task similarity 0\.\d\d \(client pairs: c205–c369 0\.\d\d\)/);
-    assert.match(md, /\| fedavg \| \+10\.0 ± 0\.0 \|/, "CoLoRA minus FedAvg, per seed");
+    assert.match(md, /\| fedavg \| \+10\.0 ± 0\.0 \| \[\+10\.0, \+10\.0\] \* \| 2 of 2 seeds \|/, 'CoLoRA minus FedAvg, per seed, with its interval');
     assert.match(md, /\| similar \| colora \| 0\.600 \| 0\.600 \|/, 'subspace table');
     assert.match(md, /\[plots\/score-vs-similarity\.svg\]\(plots\/score-vs-similarity\.svg\)/);
     const taskSim = readFileSync(join(dir, 'task-similarity.csv'), 'utf8').trim().split('\n');
@@ -174,4 +175,20 @@ test('a run without similarity.csv gets it from its saved adapters (colora train
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('paired differences over seeds: Student-t 95 % interval and seeds ahead', () => {
+  assert.equal(t975(4), 2.776);
+  assert.equal(t975(100), 1.96);
+  // diffs 1, 2, 3, 4, 5: mean 3, sd √2.5, half-width 2.776 · √2.5 / √5 = 1.963
+  const s = pairedSummary([1, 2, 3, 4, 5]);
+  assert.equal(s.mean, 3);
+  assert.ok(Math.abs(s.lo - (3 - 1.9629)) < 1e-3 && Math.abs(s.hi - (3 + 1.9629)) < 1e-3, `${s.lo} ${s.hi}`);
+  assert.equal(s.ahead, 5);
+  assert.equal(formatInterval(s), '[+1.0, +5.0] *');
+  const noisy = pairedSummary([-4, 6, 1]);
+  assert.equal(noisy.ahead, 2);
+  assert.ok(noisy.lo < 0 && noisy.hi > 0);
+  assert.ok(!formatInterval(noisy).includes('*'), 'an interval across 0 is not marked');
+  assert.equal(formatInterval(pairedSummary([2])), '–', 'one seed: no interval');
 });

@@ -3,7 +3,7 @@
  * the command exits 3. Scores are means over (client, task) rows per seed, then over seeds.
  */
 import type { ExpectRule } from '../config/schema.js';
-import { mean } from '../report/tables.js';
+import { mean } from '../report/stats.js';
 import type { ResultRow, RoundLog } from './run-method.js';
 
 export interface RuleOutcome {

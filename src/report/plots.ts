@@ -12,7 +12,7 @@
  */
 import { join } from 'node:path';
 import { errorBarChart, lineChart, renderChart, type ChartSpec } from './chart.js';
-import { mean, std } from './tables.js';
+import { mean, std } from './stats.js';
 import type { RunData } from './run-data.js';
 
 export interface Figure {

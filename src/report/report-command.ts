@@ -5,7 +5,8 @@
  */
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
-import { mean, overviewTable, summaryMarkdown, table } from './tables.js';
+import { mean } from './stats.js';
+import { overviewTable, summaryMarkdown, table } from './tables.js';
 import { loadRunData, type RunData } from './run-data.js';
 import { writePlots, type PlotsOutcome } from './plots.js';
 import { writeSimilarityCsv, writeTaskSimilarityCsv } from './similarity-files.js';

@@ -3,17 +3,7 @@
  * clients' tasks (± std over seeds), the per-client table, and CoLoRA minus each baseline.
  */
 import type { ResultRow } from '../experiment/run-method.js';
-
-export function mean(xs: readonly number[]): number {
-  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
-}
-
-/** Sample standard deviation (0 for a single value). */
-export function std(xs: readonly number[]): number {
-  if (xs.length < 2) return 0;
-  const m = mean(xs);
-  return Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1));
-}
+import { formatInterval, mean, pairedSummary, std } from './stats.js';
 
 function uniq<T>(xs: readonly T[]): T[] {
   return [...new Set(xs)];
@@ -110,15 +100,23 @@ export function summaryMarkdown(title: string, rows: readonly ResultRow[], notes
       const diffs = gs.filter((s) => s.method !== 'colora');
       if (diffs.length)
         parts.push(
-          `CoLoRA minus each baseline (Rouge-L / exact match${multiSeed ? '; the difference per seed, mean ± std over seeds' : ''}):`,
+          multiSeed
+            ? 'CoLoRA minus each baseline (the difference per seed, mean ± std over seeds; the 95 % interval of the mean difference from Student\'s t over seeds, * where it excludes 0; the seeds where CoLoRA came out ahead):'
+            : 'CoLoRA minus each baseline (Rouge-L / exact match):',
           '',
-          table(
-            ['baseline', 'Δ Rouge-L', 'Δ exact match'],
-            diffs.map((s) => {
-              const d = (key: 'rougeL' | 'exact_match') => seedDifferences(rows, g, 'colora', s.method, key);
-              return [s.method, signedStd(d('rougeL'), multiSeed), signedStd(d('exact_match'), multiSeed)];
-            }),
-          ),
+          multiSeed
+            ? table(
+                ['baseline', 'Δ Rouge-L', '95 % interval', 'CoLoRA ahead', 'Δ exact match'],
+                diffs.map((s) => {
+                  const rl = seedDifferences(rows, g, 'colora', s.method, 'rougeL');
+                  const p = pairedSummary(rl);
+                  return [s.method, signedStd(rl, true), formatInterval(p), `${p.ahead} of ${p.n} seeds`, signedStd(seedDifferences(rows, g, 'colora', s.method, 'exact_match'), true)];
+                }),
+              )
+            : table(
+                ['baseline', 'Δ Rouge-L', 'Δ exact match'],
+                diffs.map((s) => [s.method, ...(['rougeL', 'exact_match'] as const).map((k) => signedStd(seedDifferences(rows, g, 'colora', s.method, k), false))]),
+              ),
           '',
         );
     }
