@@ -68,8 +68,9 @@ function compositeLayerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D,
 
 /** GELU, tanh approximation (GPT-2's "gelu_new"). */
 export function geluTanh(x: tf.Tensor): tf.Tensor {
-  if (fused(K.GELU_TANH)) return fusedGelu(x);
-  return compositeGeluTanh(x);
+  if (!fused(K.GELU_TANH)) return compositeGeluTanh(x);
+  // Outside gradient recording (decoding, evaluation) nothing will read s: the kernel skips it.
+  return tf.engine().isTapeOn() ? fusedGelu(x) : run(K.GELU_TANH, { x }, { withS: false })[0];
 }
 
 /** Forward returns [y, s = sigmoid(2u)]; s is saved so the backward needs no transcendental. */

@@ -42,9 +42,9 @@ export function pairedSummary(diffs: readonly number[]): PairedSummary {
   return { n, mean: m, lo: m - half, hi: m + half, ahead: diffs.filter((d) => d > 0).length };
 }
 
-/** '[−3.1, +5.0]', marked with * when the interval excludes 0. */
+/** '[-3.1, +5.0]' (signs as in the Δ column), marked with * when the interval excludes 0. */
 export function formatInterval(s: PairedSummary): string {
   if (!Number.isFinite(s.lo)) return '–';
-  const f = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)}`;
+  const f = (x: number) => `${x >= 0 ? '+' : '-'}${Math.abs(x).toFixed(1)}`;
   return `[${f(s.lo)}, ${f(s.hi)}]${s.lo > 0 || s.hi < 0 ? ' *' : ''}`;
 }

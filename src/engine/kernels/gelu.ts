@@ -14,30 +14,32 @@ import { alloc, f32, out, sizeOf, type CpuBackend, type KernelArgs, type TensorI
 const C = Math.sqrt(2 / Math.PI);
 const K = 0.044715;
 
-/** [y, s]. */
+/** [y, s], or [y] with attrs {withS: false} (inference: no backward will read s). */
 export function geluKernel(args: KernelArgs): TensorInfo[] {
   const backend = args.backend as CpuBackend;
   const { x } = args.inputs as { x: TensorInfo };
+  const withS = (args.attrs as { withS?: boolean }).withS !== false;
   const xv = f32(backend, x);
   const n = sizeOf(x.shape);
   const y = alloc(backend, n);
-  const s = alloc(backend, n);
+  const s = withS ? alloc(backend, n) : undefined;
   const simd = getSimd();
   const done = simd ? geluSimd(simd, xv, y, s, n) : 0;
   const m2c = -2 * C;
   for (let i = done; i < n; i++) {
     const v = xv[i];
     const sg = 1 / (1 + fexp(m2c * (v + K * v * v * v)));
-    s[i] = sg;
+    if (s) s[i] = sg;
     y[i] = v * sg;
   }
-  return [out(backend, x.shape.slice(), y), out(backend, x.shape.slice(), s)];
+  const ys = out(backend, x.shape.slice(), y);
+  return s ? [ys, out(backend, x.shape.slice(), s)] : [ys];
 }
 
 const CHUNK = 4096;
 
 /** The SIMD loop over chunks staged in the module's memory; returns how many elements it did. */
-function geluSimd(simd: SimdRuntime, x: Float32Array, y: Float32Array, s: Float32Array, n: number): number {
+function geluSimd(simd: SimdRuntime, x: Float32Array, y: Float32Array, s: Float32Array | undefined, n: number): number {
   const heap = simd.reserve(3 * CHUNK);
   const n4 = n & ~3;
   for (let off = 0; off < n4; off += CHUNK) {
@@ -45,7 +47,7 @@ function geluSimd(simd: SimdRuntime, x: Float32Array, y: Float32Array, s: Float3
     heap.set(x.subarray(off, off + len), 0);
     simd.fn.gelu(0, CHUNK * 4, 2 * CHUNK * 4, len);
     y.set(heap.subarray(CHUNK, CHUNK + len), off);
-    s.set(heap.subarray(2 * CHUNK, 2 * CHUNK + len), off);
+    s?.set(heap.subarray(2 * CHUNK, 2 * CHUNK + len), off);
   }
   return n4;
 }
