@@ -185,3 +185,34 @@ test('KVStore: with SIMD its keys and values live in its own module memory and s
     st.dispose();
   }
 });
+
+test('KVStore: a disposed store lends its module instance to the next, unless its memory is large', () => {
+  const small = new KVStore(1, 2, 4, 16);
+  small.reserve(1, 4);
+  const inst = small.simd;
+  small.dispose();
+  small.dispose(); // twice: must not hand the instance out twice
+  const a = new KVStore(1, 2, 4, 16);
+  const b = new KVStore(1, 2, 4, 16);
+  try {
+    assert.equal(a.simd, inst, 'reused');
+    assert.notEqual(b.simd, inst, 'one instance, one store');
+  } finally {
+    a.dispose();
+    b.dispose();
+  }
+  // A store whose memory outgrew the cap is not kept (2 · 16,384 · 1,024 floats: 128 MiB, untouched pages).
+  const big = new KVStore(1, 1, 1024, 16384);
+  big.reserve(1, 9000);
+  const bigInst = big.simd;
+  assert.ok(bigInst && bigInst.heap.byteLength > KVStore.SPARE_MAX_BYTES);
+  const holding = [new KVStore(1, 2, 4, 16), new KVStore(1, 2, 4, 16)]; // empty the spare list
+  big.dispose();
+  const next = new KVStore(1, 2, 4, 16);
+  try {
+    assert.notEqual(next.simd, bigInst, 'the large instance went to the garbage collector');
+  } finally {
+    next.dispose();
+    for (const h of holding) h.dispose();
+  }
+});

@@ -40,9 +40,12 @@ export class KVStore {
 
   /**
    * Instances of disposed stores, for the next store: their memory is already grown and paged in
-   * (a fresh one costs page faults on megabytes of cache at every generate call).
+   * (a fresh one costs page faults on megabytes of cache at every generate call). Module memory
+   * never shrinks, so only instances up to SPARE_MAX_BYTES are kept: a large model's cache is
+   * given back to the garbage collector.
    */
   private static readonly spare: SimdRuntime[] = [];
+  static readonly SPARE_MAX_BYTES = 64 * 2 ** 20;
 
   constructor(readonly nLayer: number, readonly H: number, readonly hd: number, readonly maxLength: number) {
     this.simd = KVStore.spare.pop() ?? newSimdInstance();
@@ -120,6 +123,6 @@ export class KVStore {
     if (!KVStore.live.delete(this.id)) return;
     this.k = [];
     this.v = [];
-    if (this.simd && KVStore.spare.length < 2) KVStore.spare.push(this.simd);
+    if (this.simd && KVStore.spare.length < 2 && this.simd.heap.byteLength <= KVStore.SPARE_MAX_BYTES) KVStore.spare.push(this.simd);
   }
 }
