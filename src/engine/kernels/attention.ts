@@ -194,9 +194,10 @@ function projectionMajor(sh: Shape, qkv: Float32Array, o: Float32Array): HeadMat
 
 /**
  * Up to this many queries per head (cached decoding feeds one), the forward runs as plain dot
- * products: a BLAS call per head costs more than the arithmetic of a 1 × S × hd product.
+ * products: a BLAS call per head costs more than the arithmetic of a 1 × S × hd product. The
+ * same bound sizes the KV store's scratch for the in-place decoding loops.
  */
-const SMALL_T = 4;
+const SMALL_T = DECODE_MAX_T;
 
 /** n floats from a[from] to b[to]: a loop, as a view per head row (subarray + set) costs more than the copy. */
 function copy(a: Float32Array, from: number, b: Float32Array, to: number, n: number): void {
@@ -464,7 +465,7 @@ export function cachedAttentionKernel(args: KernelArgs): TensorInfo {
   const mv = mask ? vals(backend, mask) : undefined;
   const sh: Shape = { B, H, T, S, hd };
   const simd = getSimd();
-  if (T <= DECODE_MAX_T && st.simd && hd % 4 === 0) {
+  if (T <= SMALL_T && st.simd && hd % 4 === 0) {
     decodeInPlace(st, attrs.layer, sh, attrs.scale, x, mv, o);
   } else {
     const p = decodeScratchOf(T * S);
