@@ -46,7 +46,7 @@ function emitExp(c: Code, k: Consts, z: number, out: number, t: { n: number; g: 
   const lo = k.get(-87.3);
   const hi = k.get(88.3);
   // n = nearest(clamp(z) · log2 e)
-  c.get(z).get(hi).f32x4Min().get(lo).f32x4Max().set(t.g);
+  c.get(z).get(hi).f32x4Pmin().get(lo).f32x4Pmax().set(t.g);
   c.get(t.g).get(k.get(LOG2E)).f32x4Mul().f32x4Nearest().set(t.n);
   // g = zc − n·ln2_hi − n·ln2_lo
   c.get(t.g).get(t.n).get(k.get(LN2_HI)).f32x4Mul().f32x4Sub();
@@ -140,7 +140,7 @@ function softmaxRows(): Code {
   c.i32(0).set(j);
   c.block().loop();
   c.get(j).get(c4).i32GeS().brIf(1);
-  c.get(acc).get(row).get(j).i32Add().v128Load().f32x4Max().set(acc);
+  c.get(acc).get(row).get(j).i32Add().v128Load().f32x4Pmax().set(acc);
   c.get(j).i32(16).i32Add().set(j).br(0);
   c.end().end();
   emitHorizontal(c, acc, 'max');
@@ -204,7 +204,7 @@ function maxSumExp(): Code {
   c.i32(0).set(j);
   c.block().loop();
   c.get(j).get(end).i32GeS().brIf(1);
-  c.get(acc).get(row).get(j).i32Add().v128Load().f32x4Max().set(acc);
+  c.get(acc).get(row).get(j).i32Add().v128Load().f32x4Pmax().set(acc);
   c.get(j).i32(16).i32Add().set(j).br(0);
   c.end().end();
   emitHorizontal(c, acc, 'max');

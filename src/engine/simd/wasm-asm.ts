@@ -134,6 +134,10 @@ export class Code {
   f32x4Div(): this { return this.simd(0xe7); }
   f32x4Min(): this { return this.simd(0xe8); }
   f32x4Max(): this { return this.simd(0xe9); }
+  /** b < a ? b : a (x86 minps): no NaN/−0 fix-up sequence, unlike f32x4.min. */
+  f32x4Pmin(): this { return this.simd(0xea); }
+  /** a < b ? b : a (x86 maxps). */
+  f32x4Pmax(): this { return this.simd(0xeb); }
   i32x4TruncSatF32x4S(): this { return this.simd(0xf8); }
 
   /** The function body: locals then instructions then `end`. */
