@@ -219,3 +219,48 @@ test('a fused GPT-2-style block step gives the composite loss and adapter gradie
   const got = await runOn(FAST_BACKEND, inputs, step(fusedOps));
   assertClose(got, ref, RTOL, ATOL, 'block step');
 });
+
+test('adamwUpdate: the fused kernel (SIMD and JavaScript loops) is bit-identical to the composite on tfjs cpu (decay on/off, with/without a gradient scale)', async () => {
+  const shape = [37, 5];
+  const inputs = [randn(rng, shape), randn(rng, shape, 0.1), randn(rng, shape, 0.01), randn(rng, shape), { shape: [], data: new Float32Array([0.37]) }];
+  // v is a second moment: non-negative.
+  inputs[2].data = (inputs[2].data as Float32Array).map(Math.abs);
+  for (const weightDecay of [0, 0.01]) {
+    for (const scaled of [false, true]) {
+      const t = 3;
+      const o = { lr: 3e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay, biasCorrection1: 1 - 0.9 ** t, biasCorrection2: 1 - 0.999 ** t };
+      const f = (p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, s: tf.Tensor) => ops.adamwUpdate(p, m, v, g, o, scaled ? (s as tf.Scalar) : undefined);
+      const ref = await runOn('cpu', inputs, (...xs) => ops.composite.adamwUpdate(xs[0], xs[1], xs[2], xs[3], o, scaled ? (xs[4] as tf.Scalar) : undefined));
+      for (const simd of [true, false]) {
+        setSimdForTesting(simd);
+        try {
+          const got = await runOn(FAST_BACKEND, inputs, f as (...xs: tf.Tensor[]) => tf.Tensor[]);
+          assertClose(got, ref, 0, 0, `adamw decay ${weightDecay} scaled ${scaled} simd ${simd}`);
+          assert.ok(got[0].data.some((x, i) => x !== inputs[0].data[i]), 'the update moved p');
+        } finally {
+          setSimdForTesting(true);
+        }
+      }
+    }
+  }
+});
+
+test('AdamW optimizer with clipping: the fast engine follows plain tfjs cpu over several steps', async () => {
+  const { createOptimizer } = await import('../src/train/optimizer.js');
+  const init = [randn(rng, [8, 16], 0.1), randn(rng, [24, 8], 0.1)];
+  const grads = [0, 1, 2].map(() => init.map((a) => randn(rng, a.shape)));
+  const run = (backend: string) =>
+    runOn(backend, init, (...xs) => {
+      const vars = xs.map((x) => tf.variable(x));
+      const opt = createOptimizer(vars, { kind: 'adamw', betas: [0.9, 0.999], weightDecay: 0.01, gradClip: 0.5 });
+      for (const step of grads) tf.tidy(() => opt.step(step.map((g) => tf.tensor(g.data, g.shape)), 1e-2));
+      opt.finish();
+      const outs = vars.map((v) => v.clone());
+      vars.forEach((v) => v.dispose());
+      return outs;
+    });
+  const ref = await run('cpu');
+  const got = await run(FAST_BACKEND);
+  assertClose(got, ref, 1e-6, 1e-7, 'three clipped AdamW steps');
+  assert.ok(Math.abs(got[0].data[0] - init[0].data[0]) > 1e-4, 'the variables moved');
+});

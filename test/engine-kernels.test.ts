@@ -181,3 +181,9 @@ test('gradients through the replaced kernels match tfjs cpu', async () => {
     'composite grads',
   );
 });
+
+test('Square: float32 exactly as tfjs (odd sizes, a scalar), int32 through the fallback', async () => {
+  for (const shape of [[], [1], [7], [33, 5], [2, 3, 4]]) await sameOnBoth([randn(rng, shape)], (x) => tf.square(x), 0, 0, `square [${shape}]`);
+  await sameOnBoth([randInt(rng, [5, 3], -9, 9)], (x) => tf.square(x), 0, 0, 'int square');
+  await sameOnBoth([randn(rng, [6, 4])], (x) => tf.grad((y: tf.Tensor) => tf.sum(tf.square(y)))(x), 0, 0, 'square gradient');
+});

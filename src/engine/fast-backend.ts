@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { getBlas, type Blas } from './blas.js';
 import { attachPool, BufferPool } from './buffer-pool.js';
+import { adamwKernel } from './kernels/adamw.js';
 import { attentionGradKernel, attentionKernel, attentionQkvGradKernel, cachedAttentionKernel, attentionQkvKernel } from './kernels/attention.js';
 import { makeAdd, makeMul, makeRealDiv, makeSub } from './kernels/binary.js';
 import { makeConcat } from './kernels/concat.js';
@@ -24,6 +25,7 @@ import { linearFrozenGrad, linearGrad, linearKernel, linearLowRankDxKernel, line
 import { makeBatchMatMul } from './kernels/matmul.js';
 import * as names from './kernels/names.js';
 import { makeSlice, makeSplitV } from './kernels/slice.js';
+import { makeSquare } from './kernels/square.js';
 import { makeSum } from './kernels/sum.js';
 import { makeTranspose } from './kernels/transpose.js';
 
@@ -45,6 +47,7 @@ const OVERRIDES: Record<string, (fallback: Fallback) => Kernel> = {
   GatherV2: makeGatherV2,
   UnsortedSegmentSum: makeUnsortedSegmentSum,
   Sum: makeSum,
+  Square: makeSquare,
 };
 
 /** The fused kernels (no tfjs counterpart). */
@@ -65,6 +68,7 @@ const FUSED: Record<string, Kernel> = {
   [names.ATTENTION_GRAD]: attentionGradKernel,
   [names.CROSS_ENTROPY]: crossEntropyKernel,
   [names.CROSS_ENTROPY_GRAD]: crossEntropyGradKernel,
+  [names.ADAMW]: adamwKernel,
 };
 
 let registered = false;

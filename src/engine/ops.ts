@@ -295,6 +295,43 @@ export function mergeHeads(o: tf.Tensor4D): tf.Tensor2D {
   return o.transpose([0, 2, 1, 3]).reshape([B * T, H * hd]) as tf.Tensor2D;
 }
 
+/** Hyper-parameters of one AdamW update (see adamwUpdate). */
+export interface AdamWStep {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** 1 − β1^t and 1 − β2^t at this step t. */
+  biasCorrection1: number;
+  biasCorrection2: number;
+}
+
+/**
+ * One AdamW update of variable p with moments m, v and gradient g (times gradScale, the global
+ * clipping factor, when given): returns [p', m', v'] (PyTorch's torch.optim.AdamW, decoupled
+ * weight decay). One fused kernel per variable on the fast engine, bit-identical to this
+ * composite on tfjs's cpu backend.
+ */
+export function adamwUpdate(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, o: AdamWStep, gradScale?: tf.Scalar): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  if (fused(K.ADAMW)) {
+    const attrs = { ...o } as unknown as tf.NamedAttrMap;
+    return run(K.ADAMW, gradScale ? { p, m, v, g, gradScale } : { p, m, v, g }, attrs) as [tf.Tensor, tf.Tensor, tf.Tensor];
+  }
+  return compositeAdamW(p, m, v, g, o, gradScale);
+}
+
+function compositeAdamW(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, o: AdamWStep, gradScale?: tf.Scalar): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  return tf.tidy(() => {
+    const gs = gradScale ? tf.mul(g, gradScale) : g;
+    const m2 = tf.add(tf.mul(m, o.beta1), tf.mul(gs, 1 - o.beta1));
+    const v2 = tf.add(tf.mul(v, o.beta2), tf.mul(tf.square(gs), 1 - o.beta2));
+    const update = tf.div(tf.div(m2, o.biasCorrection1), tf.add(tf.sqrt(tf.div(v2, o.biasCorrection2)), o.eps));
+    const decayed = o.weightDecay > 0 ? tf.mul(p, 1 - o.lr * o.weightDecay) : p;
+    return [tf.sub(decayed, tf.mul(update, o.lr)), m2, v2];
+  });
+}
+
 /**
  * The plain tfjs compositions behind each fused op: the reference numerics (tests compare the
  * fused kernels and their gradients against these on any backend).
@@ -309,4 +346,5 @@ export const composite = {
   crossEntropy: compositeCrossEntropy,
   linearFused: compositeLinearFused,
   causalSelfAttention: compositeSelfAttention,
+  adamwUpdate: compositeAdamW,
 };

@@ -7,6 +7,7 @@
  * Global-norm gradient clipping happens before either.
  */
 import * as tf from '@tensorflow/tfjs';
+import { adamwUpdate } from '../engine/ops.js';
 
 export interface OptimizerOptions {
   kind: 'adamw' | 'schedule_free_adamw';
@@ -49,14 +50,22 @@ function importSlots(slots: tf.Variable[], values: Float32Array[]): void {
   slots.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(values[i], v.shape))));
 }
 
-/** Scale grads so that their global L2 norm is at most `maxNorm` (PyTorch's clip_grad_norm_). */
-export function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number): tf.Tensor[] {
-  if (!(maxNorm > 0)) return grads;
+/** The factor that scales grads to a global L2 norm of at most `maxNorm` (PyTorch's clip_grad_norm_); undefined when not clipping. */
+export function globalNormScale(grads: tf.Tensor[], maxNorm: number): tf.Scalar | undefined {
+  if (!(maxNorm > 0)) return undefined;
   return tf.tidy(() => {
     const sq = tf.addN(grads.map((g) => tf.sum(tf.square(g))));
-    const scale = tf.minimum(1, tf.div(maxNorm, tf.add(tf.sqrt(sq), 1e-6)));
-    return grads.map((g) => tf.mul(g, scale));
+    return tf.minimum(1, tf.div(maxNorm, tf.add(tf.sqrt(sq), 1e-6))) as tf.Scalar;
   });
+}
+
+/** Scale grads so that their global L2 norm is at most `maxNorm` (PyTorch's clip_grad_norm_). */
+export function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number): tf.Tensor[] {
+  const scale = globalNormScale(grads, maxNorm);
+  if (!scale) return grads;
+  const clipped = grads.map((g) => tf.mul(g, scale));
+  scale.dispose();
+  return clipped;
 }
 
 class AdamW implements Optimizer {
@@ -77,16 +86,13 @@ class AdamW implements Optimizer {
     const bc1 = 1 - b1 ** this.t;
     const bc2 = 1 - b2 ** this.t;
     tf.tidy(() => {
-      const grads = clipByGlobalNorm(rawGrads, this.o.gradClip);
+      const gradScale = globalNormScale(rawGrads, this.o.gradClip);
+      const hp = { lr, beta1: b1, beta2: b2, eps, weightDecay: this.o.weightDecay, biasCorrection1: bc1, biasCorrection2: bc2 };
       this.vars.forEach((p, i) => {
-        const g = grads[i];
-        const m = tf.add(tf.mul(this.m[i], b1), tf.mul(g, 1 - b1));
-        const v = tf.add(tf.mul(this.v[i], b2), tf.mul(tf.square(g), 1 - b2));
-        this.m[i].assign(m);
-        this.v[i].assign(v);
-        const update = tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), eps));
-        const decayed = this.o.weightDecay > 0 ? tf.mul(p, 1 - lr * this.o.weightDecay) : p;
-        p.assign(tf.sub(decayed, tf.mul(update, lr)));
+        const [p2, m2, v2] = adamwUpdate(p, this.m[i], this.v[i], rawGrads[i], hp, gradScale);
+        this.m[i].assign(m2);
+        this.v[i].assign(v2);
+        p.assign(p2);
       });
     });
   }

@@ -20,3 +20,5 @@ export const LINEAR_LOW_RANK = 'ColoraLinearLowRank';
 export const LINEAR_LOW_RANK_DX = 'ColoraLinearLowRankDx';
 export const CROSS_ENTROPY = 'ColoraCrossEntropy';
 export const CROSS_ENTROPY_GRAD = 'ColoraCrossEntropyGrad';
+/** One AdamW update of one variable: [p', m', v'] from p, m, v, g (and an optional gradient scale). */
+export const ADAMW = 'ColoraAdamW';

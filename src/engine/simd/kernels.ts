@@ -644,6 +644,46 @@ function expInPlace(): Code {
   return c;
 }
 
+/**
+ * adamw(p, m, v, g, n, b1, c1, b2, c2, bc1, bc2, eps, lr, decay, scale): one AdamW update of n
+ * floats (n % 4 == 0), p, m and v in place. Every f32x4 operation is an IEEE float32 operation
+ * (division and square root correctly rounded), in the order of ops.adamwUpdate's composite:
+ *   g' = g·scale; m = m·b1 + g'·c1; v = v·b2 + (g'·g')·c2;
+ *   p = p·decay − ((m / bc1) / (sqrt(v / bc2) + eps))·lr
+ */
+function adamw(): Code {
+  const [p, m, v, g, n, b1, c1, b2, c2, bc1, bc2, eps, lr, decay, scale] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+  const c = new Code([I32, I32, I32, I32, I32, F32, F32, F32, F32, F32, F32, F32, F32, F32, F32]);
+  const i = c.local(I32);
+  const end = c.local(I32);
+  const gi = c.local(V128);
+  const mi = c.local(V128);
+  const vi = c.local(V128);
+  const splat = [b1, c1, b2, c2, bc1, bc2, eps, lr, decay, scale].map((param) => {
+    const l = c.local(V128);
+    c.get(param).f32x4Splat().set(l);
+    return l;
+  });
+  const [B1, C1, B2, C2, BC1, BC2, EPS, LR, DECAY, SCALE] = splat;
+  c.get(n).i32(2).i32Shl().set(end);
+  c.i32(0).set(i);
+  c.block().loop();
+  c.get(i).get(end).i32GeS().brIf(1);
+  c.get(g).get(i).i32Add().v128Load().get(SCALE).f32x4Mul().set(gi);
+  c.get(m).get(i).i32Add().v128Load().get(B1).f32x4Mul().get(gi).get(C1).f32x4Mul().f32x4Add().set(mi);
+  c.get(m).get(i).i32Add().get(mi).v128Store();
+  c.get(v).get(i).i32Add().v128Load().get(B2).f32x4Mul().get(gi).get(gi).f32x4Mul().get(C2).f32x4Mul().f32x4Add().set(vi);
+  c.get(v).get(i).i32Add().get(vi).v128Store();
+  // p = p·decay − ((m / bc1) / (sqrt(v / bc2) + eps))·lr
+  c.get(p).get(i).i32Add();
+  c.get(p).get(i).i32Add().v128Load().get(DECAY).f32x4Mul();
+  c.get(mi).get(BC1).f32x4Div().get(vi).get(BC2).f32x4Div().f32x4Sqrt().get(EPS).f32x4Add().f32x4Div().get(LR).f32x4Mul();
+  c.f32x4Sub().v128Store();
+  c.get(i).i32(16).i32Add().set(i).br(0);
+  c.end().end();
+  return c;
+}
+
 export function simdModuleBytes(): Uint8Array<ArrayBuffer> {
   return buildModule(
     {
@@ -658,6 +698,7 @@ export function simdModuleBytes(): Uint8Array<ArrayBuffer> {
       attentionScores: attentionScores(),
       attentionValues: attentionValues(),
       expInPlace: expInPlace(),
+      adamw: adamw(),
     },
     16,
   );

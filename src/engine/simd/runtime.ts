@@ -21,6 +21,7 @@ interface Exports {
   maxSumExp(z: number, rows: number, ld: number, stats: number): void;
   scaledSoftmax(z: number, rows: number, ld: number, lse: number, coef: number): void;
   expInPlace(p: number, n: number): void;
+  adamw(p: number, m: number, v: number, g: number, n: number, b1: number, c1: number, b2: number, c2: number, bc1: number, bc2: number, eps: number, lr: number, decay: number, scale: number): void;
 }
 
 export class SimdRuntime {

@@ -132,6 +132,7 @@ export class Code {
   f32x4Sub(): this { return this.simd(0xe5); }
   f32x4Mul(): this { return this.simd(0xe6); }
   f32x4Div(): this { return this.simd(0xe7); }
+  f32x4Sqrt(): this { return this.simd(0xe3); }
   f32x4Min(): this { return this.simd(0xe8); }
   f32x4Max(): this { return this.simd(0xe9); }
   /** b < a ? b : a (x86 minps): no NaN/−0 fix-up sequence, unlike f32x4.min. */
