@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runBench } from '../src/engine/bench-command.js';
+import { DEFAULT_WARMUP_CPU, runBench } from '../src/engine/bench-command.js';
 import { UsageError } from '../src/util/errors.js';
 
-const tiny = { layers: 2, d: 32, heads: 2, vocab: 64, ctx: 16, batch: 2, rank: 2, gen: 4, steps: 3 };
+const tiny = { layers: 2, d: 32, heads: 2, vocab: 64, ctx: 16, batch: 2, rank: 2, gen: 4, steps: 3, warmup: 0 };
 
 test('bench reports rates, RSS, loss and the workload; cpu and tfjs-cpu losses agree', async () => {
   const fast = await runBench({ ...tiny, backend: 'cpu' });
@@ -17,6 +17,7 @@ test('bench reports rates, RSS, loss and the workload; cpu and tfjs-cpu losses a
   assert.ok(fast.train_tokens_per_s > 0 && fast.generate_tokens_per_s > 0 && fast.peak_rss_mb > 0);
   assert.equal(fast.step_ms.length, tiny.steps);
   assert.equal(fast.generate_ms.length, 3);
+  assert.deepEqual([fast.warmup_step_ms, fast.warmup_generate_ms], [[], []]);
   assert.ok(Number.isFinite(fast.final_loss));
   const plain = await runBench({ ...tiny, backend: 'tfjs-cpu' });
   assert.equal(plain.tf_backend, 'cpu');
@@ -25,4 +26,20 @@ test('bench reports rates, RSS, loss and the workload; cpu and tfjs-cpu losses a
 
 test('bench rejects a width that the heads do not divide', async () => {
   await assert.rejects(runBench({ ...tiny, d: 30, heads: 4, backend: 'cpu' }), (e: unknown) => e instanceof UsageError && /--d 30/.test(e.message));
+});
+
+test('bench warm-up: untimed steps and generations on their own adapter leave the timed run and its loss unchanged', async () => {
+  const cold = await runBench({ ...tiny, backend: 'cpu' });
+  const warm = await runBench({ ...tiny, backend: 'cpu', warmup: 5 });
+  assert.equal(warm.warmup_step_ms.length, 5);
+  assert.equal(warm.warmup_generate_ms.length, 2);
+  assert.equal(warm.step_ms.length, tiny.steps);
+  assert.equal(warm.model.warmup, 5);
+  assert.equal(warm.final_loss, cold.final_loss);
+  // The default: 20 on the cpu engine, none on plain tfjs.
+  const { warmup: _w, ...noWarmup } = tiny;
+  assert.equal((await runBench({ ...noWarmup, steps: 2, backend: 'tfjs-cpu' })).model.warmup, 0);
+  const byDefault = await runBench({ ...noWarmup, steps: 2, backend: 'cpu' });
+  assert.deepEqual([byDefault.model.warmup, byDefault.warmup_step_ms.length], [DEFAULT_WARMUP_CPU, DEFAULT_WARMUP_CPU]);
+  await assert.rejects(runBench({ ...tiny, warmup: -1, backend: 'cpu' }), (e: unknown) => e instanceof UsageError && /--warmup -1/.test(e.message));
 });

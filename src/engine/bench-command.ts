@@ -7,6 +7,15 @@
  * Timing as the reference: training tokens/s = batch·(ctx − 1) / median step time over the steps
  * after the first (warm-up; for an even count the upper median); generation tokens/s =
  * batch·gen / the median of 3 runs (prompt of 64 tokens, then gen − 1 cached steps).
+ *
+ * Before that, an untimed warm-up (`--warmup n`: n training steps and ⌈n/4⌉ generations, on an
+ * adapter of their own that is removed afterwards, so the timed run and its loss do not depend
+ * on it). PyTorch reaches its steady state within the reference's one warm-up step; V8 keeps
+ * compiling colora's hot JavaScript for ~20 steps (each compile 1–14 ms, during which the
+ * compiler thread also stalls OpenBLAS's second thread), so without a warm-up the timed steps
+ * measure the JIT rather than the engine. Its default is 20 on the fast cpu engine and 0
+ * elsewhere; `--warmup 0` is the reference's rule alone, and the warm-up's own step and
+ * generation times are reported.
  */
 import * as tf from '@tensorflow/tfjs';
 import { InjectedAdapter, targetedLinears } from '../adapters/inject.js';
@@ -35,6 +44,8 @@ export interface BenchOptions {
   rank?: number;
   gen?: number;
   steps?: number;
+  /** Untimed warm-up training steps (and ⌈n/4⌉ generations) first; default 20 on the cpu engine, else 0. */
+  warmup?: number;
   json?: boolean;
   /** Also print a per-kernel profile of one training step and one generation (stderr). */
   profile?: boolean;
@@ -51,6 +62,7 @@ export interface Workload {
   rank: number;
   gen: number;
   steps: number;
+  warmup: number;
 }
 
 export interface BenchResult {
@@ -71,6 +83,9 @@ export interface BenchResult {
   /** The median of the 3 generation runs. */
   median_generate_ms: number;
   generate_ms: number[];
+  /** Each untimed warm-up training step and generation (empty with --warmup 0). */
+  warmup_step_ms: number[];
+  warmup_generate_ms: number[];
   model: Workload;
   note?: string;
   profile?: { train: Profile; generate: Profile };
@@ -79,7 +94,10 @@ export interface BenchResult {
 const PROMPT = 64;
 const LORA_SCALE = 2; // the reference's LoRALinear scale (alpha / r)
 
-function workloadFrom(o: BenchOptions): Workload {
+/** The warm-up's default: 20 steps where a JIT must settle (the fast cpu engine), else none. */
+export const DEFAULT_WARMUP_CPU = 20;
+
+function workloadFrom(o: BenchOptions, backend: string): Workload {
   const w: Workload = {
     layers: o.layers ?? 4,
     d: o.d ?? 256,
@@ -90,10 +108,12 @@ function workloadFrom(o: BenchOptions): Workload {
     rank: o.rank ?? 8,
     gen: o.gen ?? 32,
     steps: o.steps ?? 6,
+    warmup: o.warmup ?? (backend === 'cpu' ? DEFAULT_WARMUP_CPU : 0),
   };
   if (w.d % w.heads !== 0) throw new UsageError(`--d ${w.d} is not a multiple of --heads ${w.heads}`);
   if (w.ctx < 2) throw new UsageError(`--ctx ${w.ctx}: need at least 2 tokens (one input, one target)`);
   if (w.steps < 2) throw new UsageError(`--steps ${w.steps}: need at least 2 (the first is warm-up)`);
+  if (!Number.isInteger(w.warmup) || w.warmup < 0) throw new UsageError(`--warmup ${w.warmup}: need a whole number of steps, 0 or more`);
   return w;
 }
 
@@ -128,17 +148,18 @@ function randomModel(w: Workload, seed: number): GPT2 {
 }
 
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
-  const w = workloadFrom(o);
   const seed = o.seed ?? 0;
   const choice = await initBackend(o.backend ?? 'auto');
+  const w = workloadFrom(o, choice.name);
   const model = randomModel(w, seed);
   const adapterCfg = { rank: w.rank, alpha: LORA_SCALE * w.rank, targets: ['attn.c_attn'], dropout: 0, personal: false };
-  const adapter = new InjectedAdapter(model, adapterCfg, initialState(targetedLinears(model, adapterCfg.targets), w.rank, false, seed));
+  const newAdapter = (adapterSeed: number) => new InjectedAdapter(model, adapterCfg, initialState(targetedLinears(model, adapterCfg.targets), w.rank, false, adapterSeed));
+  let adapter: InjectedAdapter | undefined;
   try {
-    const vars = adapter.variables(['A', 'B']);
     const rng = Rng.derive(seed, 'bench-data');
     const tokens = Array.from({ length: w.batch }, () => Array.from({ length: w.ctx }, () => rng.int(0, w.vocab - 1)));
     const examples: Example[] = tokens.map((seq) => ({ promptIds: seq.slice(0, 1), targetIds: seq.slice(1) }));
+    const prompts = tokens.map((seq) => seq.slice(0, Math.min(PROMPT, w.ctx)));
     const trainOpts = (steps: number, onStep?: (loss: number) => void) => ({
       steps,
       batchSize: w.batch,
@@ -150,22 +171,44 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       where: 'bench',
       onStep,
     });
+    const timeSteps = async (vars: tf.Variable[], steps: number, batchSeed: string) => {
+      const ms: number[] = [];
+      let last = performance.now();
+      const losses = await trainLocally(model, vars, examples, Rng.derive(seed, batchSeed), trainOpts(steps, () => {
+        const now = performance.now();
+        ms.push(now - last);
+        last = now;
+      }));
+      return { ms, losses };
+    };
+    const timeGenerations = async (runs: number) => {
+      const ms: number[] = [];
+      for (let r = 0; r < runs; r++) {
+        const t0 = performance.now();
+        await generate(model, prompts, { maxNewTokens: w.gen, ignoreEos: true });
+        ms.push(performance.now() - t0);
+      }
+      return ms;
+    };
 
-    const stepMs: number[] = [];
-    let last = performance.now();
-    const losses = await trainLocally(model, vars, examples, Rng.derive(seed, 'bench-batches'), trainOpts(w.steps, () => {
-      const now = performance.now();
-      stepMs.push(now - last);
-      last = now;
-    }));
-
-    const prompts = tokens.map((seq) => seq.slice(0, Math.min(PROMPT, w.ctx)));
-    const genMs: number[] = [];
-    for (let r = 0; r < 3; r++) {
-      const t0 = performance.now();
-      await generate(model, prompts, { maxNewTokens: w.gen, ignoreEos: true });
-      genMs.push(performance.now() - t0);
+    // Untimed warm-up on an adapter of its own, removed before the timed run.
+    let warmupSteps: number[] = [];
+    let warmupGen: number[] = [];
+    if (w.warmup > 0) {
+      const warm = newAdapter(seed + 1);
+      try {
+        // Generations first: they are timed after training, which they follow here too.
+        warmupGen = await timeGenerations(Math.ceil(w.warmup / 4));
+        warmupSteps = (await timeSteps(warm.variables(['A', 'B']), w.warmup, 'bench-warmup')).ms;
+      } finally {
+        warm.remove();
+      }
     }
+
+    adapter = newAdapter(seed);
+    const vars = adapter.variables(['A', 'B']);
+    const { ms: stepMs, losses } = await timeSteps(vars, w.steps, 'bench-batches');
+    const genMs = await timeGenerations(3);
 
     let profile: BenchResult['profile'];
     if (o.profile) {
@@ -197,12 +240,14 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       step_ms: stepMs.map(round1),
       median_generate_ms: round1(sortedGen[1]),
       generate_ms: genMs.map(round1),
+      warmup_step_ms: warmupSteps.map(round1),
+      warmup_generate_ms: warmupGen.map(round1),
       model: w,
       ...(choice.note ? { note: choice.note } : {}),
       ...(profile ? { profile } : {}),
     };
   } finally {
-    adapter.remove();
+    adapter?.remove();
     model.dispose();
   }
 }
@@ -227,6 +272,9 @@ export async function benchCommand(opts: Record<string, unknown>): Promise<void>
   const lines = [
     `colora bench: backend ${r.backend} (tfjs '${r.tf_backend}'${r.backend === 'cpu' ? `, BLAS ${r.blas}, threads ${r.threads}, SIMD ${r.simd ? 'on' : 'off'}` : ''})`,
     `workload: ${m.layers} layers, d ${m.d}, ${m.heads} heads, vocab ${m.vocab}, ctx ${m.ctx}, batch ${m.batch}, LoRA rank ${m.rank}; ${r.params} parameters`,
+    ...(m.warmup > 0
+      ? [`warm-up:  ${m.warmup} training steps (${r.warmup_step_ms[0]} ms first, ${r.warmup_step_ms[r.warmup_step_ms.length - 1]} ms last) and ${r.warmup_generate_ms.length} generations (${r.warmup_generate_ms.join(', ')} ms), untimed`]
+      : []),
     `train:    ${r.train_tokens_per_s} tokens/s (median of ${m.steps - 1} steps after warm-up; steps ${r.step_ms.join(', ')} ms), loss ${r.final_loss}`,
     `generate: ${r.generate_tokens_per_s} tokens/s (${m.gen} tokens after a ${Math.min(PROMPT, m.ctx)}-token prompt, batch ${m.batch}; runs ${r.generate_ms.join(', ')} ms)`,
     `peak RSS: ${r.peak_rss_mb} MB`,
