@@ -563,8 +563,11 @@ function attentionScores(): Code {
 
 /**
  * attentionValues(sc, v, o, BH, T, S, Sp, hd, kvs): o[bh, t] = Σ_j sc[(bh·T + t)·Sp + j] · v[bh, j]
- * (hd % 4 == 0; head bh's values start kvs floats after head bh − 1's). Four keys per pass into
- * four accumulators, for the same reason as attentionScores.
+ * (hd % 4 == 0; head bh's values start kvs floats after head bh − 1's). The output row stays in
+ * memory (it is hd floats, in L1) and the value rows stream through once, four keys per pass:
+ * o += s0·v[j] + s1·v[j+1] + s2·v[j+2] + s3·v[j+3]. Sweeping the keys once per four output
+ * columns instead re-read the head's values hd/4 times, which at hd 128 (40 KB per head at 80
+ * keys) no longer stays in L1: 155 µs per decoding call at batch 8 × 4 heads against 60 at hd 64.
  */
 function attentionValues(): Code {
   const [sc, v, o, BH, T, S, Sp, hd, kvs] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
@@ -575,10 +578,12 @@ function attentionValues(): Code {
   const i = c.local(I32);
   const hdB = c.local(I32);
   const srow = c.local(I32);
-  const vcol = c.local(I32);
+  const vrow = c.local(I32);
   const orow = c.local(I32);
   const S4 = c.local(I32);
-  const acc = [c.local(V128), c.local(V128), c.local(V128), c.local(V128)];
+  const sv = [c.local(V128), c.local(V128), c.local(V128), c.local(V128)];
+  const rows = [c.local(I32), c.local(I32), c.local(I32)]; // vrow + u·hdB, u = 1..3
+  const oend = c.local(I32);
   c.get(hd).i32(2).i32Shl().set(hdB);
   c.get(S).i32(-4).i32And().set(S4);
   c.i32(0).set(bh);
@@ -589,31 +594,52 @@ function attentionValues(): Code {
   c.get(t).get(T).i32GeS().brIf(1);
   c.get(sc).get(bh).get(T).i32Mul().get(t).i32Add().get(Sp).i32Mul().i32(2).i32Shl().i32Add().set(srow);
   c.get(o).get(bh).get(T).i32Mul().get(t).i32Add().get(hdB).i32Mul().i32Add().set(orow);
+  // o row = 0
   c.i32(0).set(i);
   c.block().loop();
   c.get(i).get(hdB).i32GeS().brIf(1);
-  for (const a of acc) c.f32(0).f32x4Splat().set(a);
-  c.get(v).get(bh).get(kvs).i32Mul().i32(2).i32Shl().i32Add().get(i).i32Add().set(vcol);
+  c.get(orow).get(i).i32Add().f32(0).f32x4Splat().v128Store();
+  c.get(i).i32(16).i32Add().set(i).br(0);
+  c.end().end();
+  c.get(v).get(bh).get(kvs).i32Mul().i32(2).i32Shl().i32Add().set(vrow);
   c.i32(0).set(j);
+  // Four keys per pass.
   c.block().loop();
   c.get(j).get(S4).i32GeS().brIf(1);
-  acc.forEach((a, u) => {
-    c.get(a).get(srow).get(j).i32(2).i32Shl().i32Add().f32Load(4 * u).f32x4Splat().get(vcol);
-    if (u > 0) c.get(hdB).i32(u).i32Mul().i32Add();
-    c.v128Load().f32x4Mul().f32x4Add().set(a);
-  });
-  c.get(vcol).get(hdB).i32(2).i32Shl().i32Add().set(vcol);
+  sv.forEach((l, u) => c.get(srow).get(j).i32(2).i32Shl().i32Add().f32Load(4 * u).f32x4Splat().set(l));
+  rows.forEach((r, u) => c.get(vrow).get(hdB).i32(u + 1).i32Mul().i32Add().set(r));
+  // i walks the output row; the value rows are read at the same offset from their starts.
+  c.get(orow).set(i);
+  c.get(orow).get(hdB).i32Add().set(oend);
+  c.block().loop();
+  c.get(i).get(oend).i32GeS().brIf(1);
+  c.get(i);
+  c.get(i).v128Load();
+  c.get(sv[0]).get(vrow).v128Load().f32x4Mul().f32x4Add();
+  rows.forEach((r, u) => c.get(sv[u + 1]).get(r).v128Load().f32x4Mul().f32x4Add());
+  c.v128Store();
+  c.get(vrow).i32(16).i32Add().set(vrow);
+  rows.forEach((r) => c.get(r).i32(16).i32Add().set(r));
+  c.get(i).i32(16).i32Add().set(i).br(0);
+  c.end().end();
+  // vrow has moved one row on; the next group starts three rows further.
+  c.get(vrow).get(hdB).i32(3).i32Mul().i32Add().set(vrow);
   c.get(j).i32(4).i32Add().set(j).br(0);
   c.end().end();
+  // The remaining keys one at a time.
   c.block().loop();
   c.get(j).get(S).i32GeS().brIf(1);
-  c.get(acc[0]).get(srow).get(j).i32(2).i32Shl().i32Add().f32Load().f32x4Splat().get(vcol).v128Load().f32x4Mul().f32x4Add().set(acc[0]);
-  c.get(vcol).get(hdB).i32Add().set(vcol);
-  c.get(j).i32(1).i32Add().set(j).br(0);
-  c.end().end();
+  c.get(srow).get(j).i32(2).i32Shl().i32Add().f32Load().f32x4Splat().set(sv[0]);
+  c.i32(0).set(i);
+  c.block().loop();
+  c.get(i).get(hdB).i32GeS().brIf(1);
   c.get(orow).get(i).i32Add();
-  c.get(acc[0]).get(acc[1]).f32x4Add().get(acc[2]).get(acc[3]).f32x4Add().f32x4Add().v128Store();
+  c.get(orow).get(i).i32Add().v128Load().get(sv[0]).get(vrow).get(i).i32Add().v128Load().f32x4Mul().f32x4Add();
+  c.v128Store();
   c.get(i).i32(16).i32Add().set(i).br(0);
+  c.end().end();
+  c.get(vrow).get(hdB).i32Add().set(vrow);
+  c.get(j).i32(1).i32Add().set(j).br(0);
   c.end().end();
   c.get(t).i32(1).i32Add().set(t).br(0);
   c.end().end();
