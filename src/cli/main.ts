@@ -143,7 +143,7 @@ export function buildProgram(): Command {
     .option('--batch <n>', 'batch size', posInt('--batch'), 8)
     .option('--rank <n>', 'LoRA rank', posInt('--rank'), 8)
     .option('--gen <n>', 'tokens to generate after a 64-token prompt', posInt('--gen'), 32)
-    .option('--steps <n>', 'timed training steps (the first is warm-up, as in the reference)', posInt('--steps'), 6)
+    .option('--steps <n>', 'training steps under the reference rule (all but the first are timed)', posInt('--steps'), 6)
     .option('--warmup <n>', 'untimed warm-up first: n training steps and ceil(n/4) generations (default: 20 on the cpu engine, whose JIT settles after ~20 steps; 0 elsewhere; 0 = the reference rule alone)', nonNegInt('--warmup'))
     .option('--json', 'print one JSON object')
     .option('--profile', 'also print where the time goes, per kernel')

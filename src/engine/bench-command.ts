@@ -197,7 +197,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     if (w.warmup > 0) {
       const warm = newAdapter(seed + 1);
       try {
-        // Generations first: they are timed after training, which they follow here too.
+        // Generations, then steps: each timed phase below then follows the other kind of work, as here.
         warmupGen = await timeGenerations(Math.ceil(w.warmup / 4));
         warmupSteps = (await timeSteps(warm.variables(['A', 'B']), w.warmup, 'bench-warmup')).ms;
       } finally {

@@ -11,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as K from './kernels/names.js';
+import type { AdamWAttrs } from './kernels/adamw.js';
 import type { KVStore } from './kv-store.js';
 
 /** Whether the active backend has fused kernel `name` (registered by the fast engine only). */
@@ -295,17 +296,8 @@ export function mergeHeads(o: tf.Tensor4D): tf.Tensor2D {
   return o.transpose([0, 2, 1, 3]).reshape([B * T, H * hd]) as tf.Tensor2D;
 }
 
-/** Hyper-parameters of one AdamW update (see adamwUpdate). */
-export interface AdamWStep {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  /** 1 − β1^t and 1 − β2^t at this step t. */
-  biasCorrection1: number;
-  biasCorrection2: number;
-}
+/** Hyper-parameters of one AdamW update (see adamwUpdate); defined beside its kernel. */
+export type AdamWStep = AdamWAttrs;
 
 /**
  * One AdamW update of variable p with moments m, v and gradient g (times gradScale, the global
