@@ -16,7 +16,7 @@
  * inputs {p, m, v, g, gradScale?} (float32, one shape; gradScale a scalar), attrs AdamWAttrs →
  * [p', m', v'].
  */
-import { getSimd, type SimdRuntime } from '../simd/runtime.js';
+import { CHUNK, getSimd, stagedChunks, type SimdRuntime } from '../simd/runtime.js';
 import { alloc, f32, out, sizeOf, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
 import { ADAMW } from './names.js';
 
@@ -68,24 +68,10 @@ export function adamwKernel(args: KernelArgs): TensorInfo[] {
 type Src = readonly [Float32Array, Float32Array, Float32Array, Float32Array];
 type Dst = [Float32Array, Float32Array, Float32Array];
 
-const CHUNK = 4096;
-
-/** The SIMD loop over chunks of p, m, v, g staged in module memory; returns how many it did. */
-function adamwSimd(simd: SimdRuntime, [p, m, v, g]: Src, [po, mo, vo]: Dst, n: number, k: Consts): number {
-  const heap = simd.reserve(4 * CHUNK);
-  const n4 = n & ~3;
-  for (let off = 0; off < n4; off += CHUNK) {
-    const len = Math.min(CHUNK, n4 - off);
-    heap.set(p.subarray(off, off + len), 0);
-    heap.set(m.subarray(off, off + len), CHUNK);
-    heap.set(v.subarray(off, off + len), 2 * CHUNK);
-    heap.set(g.subarray(off, off + len), 3 * CHUNK);
-    simd.fn.adamw(0, CHUNK * 4, 2 * CHUNK * 4, 3 * CHUNK * 4, len, ...k);
-    po.set(heap.subarray(0, len), off);
-    mo.set(heap.subarray(CHUNK, CHUNK + len), off);
-    vo.set(heap.subarray(2 * CHUNK, 2 * CHUNK + len), off);
-  }
-  return n4;
+/** The SIMD loop (p, m, v updated in place in their slots); returns how many elements it did. */
+function adamwSimd(simd: SimdRuntime, src: Src, [po, mo, vo]: Dst, n: number, k: Consts): number {
+  const B = CHUNK * 4;
+  return stagedChunks(simd, n & ~3, src, [[po, 0], [mo, 1], [vo, 2]], (len) => simd.fn.adamw(0, B, 2 * B, 3 * B, len, ...k));
 }
 
 /** The same update in JavaScript for elements [from, n), each operation rounded to float32. */

@@ -7,7 +7,7 @@
  * The forward also returns s, so the backward needs no transcendental at all; the sigmoid form
  * keeps full relative accuracy in both tails (where 1 + tanh(u) would cancel).
  */
-import { getSimd, type SimdRuntime } from '../simd/runtime.js';
+import { CHUNK, getSimd, stagedChunks, type SimdRuntime } from '../simd/runtime.js';
 import { fexp } from './fast-math.js';
 import { alloc, f32, out, sizeOf, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
 
@@ -36,34 +36,15 @@ export function geluKernel(args: KernelArgs): TensorInfo[] {
   return s ? [ys, out(backend, x.shape.slice(), s)] : [ys];
 }
 
-const CHUNK = 4096;
-
 /** The SIMD loop over chunks staged in the module's memory; returns how many elements it did. */
 function geluSimd(simd: SimdRuntime, x: Float32Array, y: Float32Array, s: Float32Array | undefined, n: number): number {
-  const heap = simd.reserve(3 * CHUNK);
-  const n4 = n & ~3;
-  for (let off = 0; off < n4; off += CHUNK) {
-    const len = Math.min(CHUNK, n4 - off);
-    heap.set(x.subarray(off, off + len), 0);
-    simd.fn.gelu(0, CHUNK * 4, 2 * CHUNK * 4, len);
-    y.set(heap.subarray(CHUNK, CHUNK + len), off);
-    s?.set(heap.subarray(2 * CHUNK, 2 * CHUNK + len), off);
-  }
-  return n4;
+  const B = CHUNK * 4;
+  return stagedChunks(simd, n & ~3, [x], s ? [[y, 1], [s, 2]] : [[y, 1]], (len) => simd.fn.gelu(0, B, 2 * B, len));
 }
 
 function geluGradSimd(simd: SimdRuntime, dy: Float32Array, x: Float32Array, s: Float32Array, dx: Float32Array, n: number): number {
-  const heap = simd.reserve(4 * CHUNK);
-  const n4 = n & ~3;
-  for (let off = 0; off < n4; off += CHUNK) {
-    const len = Math.min(CHUNK, n4 - off);
-    heap.set(dy.subarray(off, off + len), 0);
-    heap.set(x.subarray(off, off + len), CHUNK);
-    heap.set(s.subarray(off, off + len), 2 * CHUNK);
-    simd.fn.geluGrad(0, CHUNK * 4, 2 * CHUNK * 4, 3 * CHUNK * 4, len);
-    dx.set(heap.subarray(3 * CHUNK, 3 * CHUNK + len), off);
-  }
-  return n4;
+  const B = CHUNK * 4;
+  return stagedChunks(simd, n & ~3, [dy, x, s], [[dx, 3]], (len) => simd.fn.geluGrad(0, B, 2 * B, 3 * B, len));
 }
 
 export function geluGradKernel(args: KernelArgs): TensorInfo {

@@ -46,6 +46,27 @@ export class SimdRuntime {
   }
 }
 
+/** Floats per staged slot in `stagedChunks` (16 KiB: a few slots stay in L1/L2). */
+export const CHUNK = 4096;
+
+/**
+ * Run an element-wise SIMD loop over the first n4 elements (n4 % 4 == 0) of arrays outside the
+ * module: per chunk of up to CHUNK floats, ins[i] is copied into slot i (the floats from i·CHUNK),
+ * `loop(len)` runs on the slots (their byte offsets are slot·CHUNK·4), and each out [array, slot]
+ * is copied back from its slot. Returns n4.
+ */
+export function stagedChunks(simd: SimdRuntime, n4: number, ins: readonly Float32Array[], outs: readonly (readonly [Float32Array, number])[], loop: (len: number) => void): number {
+  const slots = Math.max(ins.length, ...outs.map(([, slot]) => slot + 1));
+  const heap = simd.reserve(slots * CHUNK);
+  for (let off = 0; off < n4; off += CHUNK) {
+    const len = Math.min(CHUNK, n4 - off);
+    ins.forEach((a, slot) => heap.set(a.subarray(off, off + len), slot * CHUNK));
+    loop(len);
+    for (const [a, slot] of outs) a.set(heap.subarray(slot * CHUNK, slot * CHUNK + len), off);
+  }
+  return n4;
+}
+
 let cached: SimdRuntime | null | undefined;
 let compiled: WebAssembly.Module | undefined;
 
