@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { GPT2Config } from '../src/model/config.js';
@@ -15,6 +14,7 @@ import { readSafetensors } from '../src/model/safetensors.js';
 import { batchLoss } from '../src/train/loss.js';
 import { makeBatch } from '../src/train/batch.js';
 import { Rng } from '../src/util/rng.js';
+import { tempDir } from './helpers/temp.js';
 
 const TINY: GPT2Config = {
   vocabSize: 24, nPositions: 16, nEmbd: 8, nLayer: 2, nHead: 2, nInner: 32,
@@ -122,7 +122,7 @@ test('PEFT format round trip: LoRA and CoLoRA (exact factors, plus merged B·S f
   for (const personal of [false, true]) {
     const c = cfg(personal);
     const state = randomState(model, c, 7);
-    const dir = mkdtempSync(join(tmpdir(), 'colora-adapter-'));
+    const dir = tempDir('colora-adapter-');
     saveAdapter(dir, c, state, 'builtin:tiny');
     const peft = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
     assert.equal(peft.peft_type, 'LORA');
@@ -157,6 +157,6 @@ test('PEFT format round trip: LoRA and CoLoRA (exact factors, plus merged B·S f
 });
 
 test('loading a bad adapter directory names the problem', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'colora-adapter-'));
+  const dir = tempDir('colora-adapter-');
   assert.throws(() => loadAdapter(dir), /no adapter_config\.json/);
 });

@@ -1,8 +1,7 @@
 /** The built-in task registry: listing, lookup, determinism, dedupe, file round trip, `data generate`. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   builtinTask,
@@ -13,11 +12,12 @@ import {
 import { readTaskFile } from '../src/data/ni-task.js';
 import { dataGenerateCommand, writeBuiltinTasks } from '../src/data/generate-command.js';
 import { UsageError } from '../src/util/errors.js';
+import { tempDir } from './helpers/temp.js';
 
 const tasks = listBuiltinTasks();
 
 function tmp(): string {
-  return mkdtempSync(join(tmpdir(), 'colora-builtin-'));
+  return tempDir('colora-builtin-');
 }
 
 test('at least 24 tasks with unique names, in a stable order, each with a group, family and description', () => {

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { chartToSvg, errorBarChart, lineChart, renderChart, svgToPng } from '../src/report/chart.js';
+import { tempDir } from './helpers/temp.js';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -18,7 +18,7 @@ const rows = [0, 1, 2, 3, 4].flatMap((it) => [
 ]);
 
 test('renderChart writes an SVG with titles and legend, and a PNG of sane size', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'chart-'));
+  const dir = tempDir('chart-');
   try {
     const spec = lineChart({
       title: 'Distance per iteration',

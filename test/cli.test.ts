@@ -1,11 +1,11 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, sharedPath, skipUnlessShared } from './helpers/shared.js';
 import { makeTinyModelDir } from './helpers/tiny-model.js';
+import { tempDir } from './helpers/temp.js';
 
 const BUILT = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 const skip = existsSync(BUILT) ? false : `needs the built CLI (${BUILT}); run npm test`;
@@ -13,7 +13,7 @@ let dir = '';
 let model = '';
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'colora-cli-'));
+  dir = tempDir('colora-cli-');
   model = await makeTinyModelDir();
 });
 
@@ -62,7 +62,7 @@ test('bad input files and flags exit 2 with one line', { skip }, () => {
   expectUsageError(colora('score', '--input', file('bad.jsonl', '{"prediction": "a", "references": ["a"]}\nnot json\n')), /bad\.jsonl:2/);
   expectUsageError(colora('data', 'inspect', '--tasks-dir', 'builtin', '--task', 'task205_remove_evens'), /unknown built-in task 'task205_remove_evens' \(did you mean 'task205_remove_even_elements'\?\)/);
   expectUsageError(colora('data', 'inspect', '--tasks-dir', join(dir, 'nope')), /data\.tasks_dir: directory not found/);
-  const badTask = join(mkdtempSync(join(tmpdir(), 'colora-tasks-')), 'task1_x.json');
+  const badTask = join(tempDir('colora-tasks-'), 'task1_x.json');
   writeFileSync(badTask, '{"Definition": ["d"], "Positive Examples": [], "Instances": [{"input": 3, "output": ["x"]}]}');
   expectUsageError(colora('data', 'inspect', '--tasks-dir', join(badTask, '..'), '--task', 'task1_x'), /task1_x\.json: "Instances"\[0\]\.input must be a string/);
   expectUsageError(colora('bench', '--layers', 'two'), /--layers expects an integer/);

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { YamlSource } from '../src/config/yaml-source.js';
 import { parseExperimentConfig } from '../src/config/load.js';
 import { closest } from '../src/config/suggest.js';
 import { UsageError } from '../src/util/errors.js';
+import { tempDir } from './helpers/temp.js';
 
 const MINIMAL = `name: smoke
 seed: 0
@@ -92,7 +92,7 @@ test('invalid YAML is one line with the line number', () => {
 
 test('missing config file and directory are errors naming the path', () => {
   assert.throws(() => YamlSource.read('/nonexistent/x.yaml'), /\/nonexistent\/x\.yaml: config file not found/);
-  const dir = mkdtempSync(join(tmpdir(), 'colora-cfg-'));
+  const dir = tempDir('colora-cfg-');
   assert.throws(() => YamlSource.read(dir), /expected a YAML config file, found a directory/);
   writeFileSync(join(dir, 'a.yaml'), 'clients: [{name: a, tasks: [t]}]\n');
   assert.ok(YamlSource.read(join(dir, 'a.yaml')).value());

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { scoreCommand } from '../src/metrics/score-command.js';
 import { ColoraError } from '../src/util/errors.js';
+import { tempDir } from './helpers/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'colora-score-'));
+const dir = tempDir('colora-score-');
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 let fileCount = 0;

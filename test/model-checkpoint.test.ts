@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gpt2ConfigToJson, type GPT2Config } from '../src/model/config.js';
 import { loadGPT2, resolveModelDir, saveGPT2 } from '../src/model/checkpoint.js';
@@ -10,8 +9,9 @@ import { initGPT2Arrays } from '../src/model/init.js';
 import { readSafetensors, readSafetensorsFile, writeSafetensors, type TensorData } from '../src/model/safetensors.js';
 import { UsageError } from '../src/util/errors.js';
 import { REPO_ROOT, sharedPath, skipUnlessShared } from './helpers/shared.js';
+import { tempDir } from './helpers/temp.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'colora-ckpt-'));
+const tmp = () => tempDir('colora-ckpt-');
 const TINY: GPT2Config = {
   vocabSize: 20, nPositions: 12, nEmbd: 8, nLayer: 2, nHead: 2, nInner: 32,
   activation: 'gelu_new', layerNormEpsilon: 1e-5, eosTokenId: 0, bosTokenId: 0, tieWordEmbeddings: true,

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gpt2ConfigToJson, loadGPT2Config, parseGPT2Config, type GPT2Config } from '../src/model/config.js';
 import { UsageError } from '../src/util/errors.js';
 import { sharedPath, skipUnlessShared } from './helpers/shared.js';
+import { tempDir } from './helpers/temp.js';
 
 const TINY: GPT2Config = {
   vocabSize: 20, nPositions: 12, nEmbd: 8, nLayer: 2, nHead: 2, nInner: 32,
@@ -41,7 +41,7 @@ test('config: a Llama model is rejected clearly', { skip: skipUnlessShared('fixt
 });
 
 test('config: missing or broken config.json names the file', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'colora-cfg-'));
+  const dir = tempDir('colora-cfg-');
   assert.throws(() => loadGPT2Config(dir), usage(new RegExp(`${dir}/config\\.json: not found`)));
   writeFileSync(join(dir, 'config.json'), '{ nope');
   assert.throws(() => loadGPT2Config(dir), usage(/config\.json: not valid JSON/));

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadGPT2 } from '../src/model/checkpoint.js';
@@ -11,6 +10,7 @@ import type { GPT2 } from '../src/model/gpt2.js';
 import { writeSafetensors } from '../src/model/safetensors.js';
 import { UsageError } from '../src/util/errors.js';
 import { sharedPath, skipUnlessShared } from './helpers/shared.js';
+import { tempDir } from './helpers/temp.js';
 
 const FIXTURE = 'fixtures/tiny-gpt2';
 const skip = skipUnlessShared(FIXTURE);
@@ -144,7 +144,7 @@ test('colora generate: bad input is a UsageError', { skip }, async () => {
 
 /** A copy of the fixture model, optionally with a word-level tokenizer: token i is "w<i>", 0 is "<eos>". */
 function fixtureCopy(withTokenizer: boolean): string {
-  const dir = mkdtempSync(join(tmpdir(), 'colora-gen-'));
+  const dir = tempDir('colora-gen-');
   for (const f of ['config.json', 'model.safetensors']) copyFileSync(sharedPath(`${FIXTURE}/${f}`), join(dir, f));
   if (withTokenizer) {
     const vocab: Record<string, number> = { '<eos>': 0 };
@@ -173,7 +173,7 @@ test('colora generate --prompt tokenizes, and the JSON has the text', { skip }, 
 test('colora generate --adapter applies a PEFT LoRA adapter', { skip }, async () => {
   const model = fixtureCopy(false);
   const adapter = (bScale: number) => {
-    const dir = mkdtempSync(join(tmpdir(), 'colora-adapter-'));
+    const dir = tempDir('colora-adapter-');
     writeFileSync(join(dir, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: ['c_attn'], fan_in_fan_out: true }));
     const A = Float32Array.from({ length: 2 * 64 }, (_, i) => Math.sin(i));
     const B = Float32Array.from({ length: 192 * 2 }, (_, i) => bScale * Math.cos(i));

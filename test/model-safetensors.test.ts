@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeSafetensors, readSafetensors, readSafetensorsFile, writeSafetensors } from '../src/model/safetensors.js';
 import { UsageError } from '../src/util/errors.js';
+import { tempDir } from './helpers/temp.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'colora-st-'));
+const tmp = () => tempDir('colora-st-');
 
 /** A safetensors file from a header object and raw data bytes, as another writer would make it. */
 function handMade(header: Record<string, unknown>, data: number[]): Uint8Array {

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend } from '../src/engine/backend.js';
 import { PretrainSchema } from '../src/train/pretrain-config.js';
@@ -9,6 +8,7 @@ import { pretrain } from '../src/train/pretrain.js';
 import { loadGPT2 } from '../src/model/checkpoint.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 import { listBuiltinTasks } from '../src/data/builtin/registry.js';
+import { tempDir } from './helpers/temp.js';
 
 test('pretrain end to end: tokenizer, model, log with the induction probe, model card', async () => {
   await initBackend('cpu');
@@ -21,7 +21,7 @@ test('pretrain end to end: tokenizer, model, log with the induction probe, model
     train: { steps: 4, batch_size: 4, warmup_steps: 1, checkpoint_every: 2 },
     eval: { tasks: ['task205_remove_even_elements'], test_per_task: 2, max_new_tokens: 4 },
   });
-  const out = mkdtempSync(join(tmpdir(), 'colora-pretrain-'));
+  const out = tempDir('colora-pretrain-');
   const r = await pretrain(cfg, out, { quiet: true, backend: 'cpu' });
   assert.ok(Number.isFinite(r.finalLoss) && Number.isFinite(r.inductionLoss));
   assert.equal(r.zeroShot.length, 1);

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeResolvedConfig } from '../src/config/resolved.js';
 import { writeLog, writeResultsCsv } from '../src/experiment/results-files.js';
@@ -14,6 +13,7 @@ import { loadRunData } from '../src/report/run-data.js';
 import { UsageError } from '../src/util/errors.js';
 import { saveAdapter } from '../src/adapters/peft-io.js';
 import { formatInterval, pairedSummary, t975 } from '../src/report/stats.js';
+import { tempDir } from './helpers/temp.js';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const T205 = 'task205_remove_even_elements';
@@ -39,7 +39,7 @@ function config(groupings = GROUPINGS, methods: readonly string[] = METHODS) {
 
 /** A sweep directory with made-up but well-formed results, log and similarity rows. */
 function syntheticSweep(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'colora-report-'));
+  const dir = tempDir('colora-report-');
   writeResolvedConfig(dir, config());
   const rows: ResultRow[] = [];
   const log: RoundLog[] = [];
@@ -63,7 +63,7 @@ function syntheticSweep(): string {
 }
 
 test('similarity.csv round-trips', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'colora-simcsv-'));
+  const dir = tempDir('colora-simcsv-');
   try {
     const rows: SimilarityRow[] = [{ grouping: 'g', seed: 1, method: 'colora', layer: 'h.0.attn.c_attn', client_a: 'a', client_b: 'b', k: 8, value: 0.1234567 }];
     writeSimilarityCsv(join(dir, 's.csv'), rows);
@@ -123,7 +123,7 @@ test('report: summary with overview, task similarity and ± std; five figures as
 });
 
 test('report skips, with a reason, the figures a single-grouping run has no data for', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'colora-report-one-'));
+  const dir = tempDir('colora-report-one-');
   try {
     writeResolvedConfig(dir, { ...config([GROUPINGS[0]], ['local', 'fedavg']), sweep: undefined, clients: GROUPINGS[0].clients });
     writeResultsCsv(join(dir, 'results.csv'), [{ grouping: 'default', seed: 0, method: 'local', client: 'c205', task: T205, rougeL: 40, exact_match: 10, n_test: 24 }]);
@@ -146,14 +146,14 @@ test('the focus task is the one every grouping holds; report on a non-run direct
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const empty = mkdtempSync(join(tmpdir(), 'colora-report-empty-'));
+  const empty = tempDir('colora-report-empty-');
   await assert.rejects(reportCommand({ run: empty }), (e) => e instanceof UsageError && /no config\.resolved\.yaml/.test(e.message));
   assert.ok(!existsSync(join(empty, 'summary.md')));
   rmSync(empty, { recursive: true, force: true });
 });
 
 test('a run without similarity.csv gets it from its saved adapters (colora train layout)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'colora-report-adapters-'));
+  const dir = tempDir('colora-report-adapters-');
   try {
     const clients = GROUPINGS[0].clients;
     writeResolvedConfig(dir, { ...config([GROUPINGS[0]], ['local', 'colora']), sweep: undefined, clients });

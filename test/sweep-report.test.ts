@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTinyModelDir } from './helpers/tiny-model.js';
 import { loadExperimentConfig } from '../src/config/load.js';
 import { runSweep } from '../src/experiment/sweep.js';
 import { readSimilarityCsv } from '../src/report/similarity-files.js';
+import { tempDir } from './helpers/temp.js';
 
 test('a sweep ends with similarity.csv from the cells, summary.md with task similarity, and the figures', async () => {
-  const tmp = mkdtempSync(join(tmpdir(), 'colora-sweep-report-'));
+  const tmp = tempDir('colora-sweep-report-');
   try {
     const config = join(tmp, 'sweep.yaml');
     writeFileSync(

@@ -1,8 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTinyModelDir } from './helpers/tiny-model.js';
 import { REPO_ROOT } from './helpers/shared.js';
@@ -10,6 +9,7 @@ import { loadExperimentConfig } from '../src/config/load.js';
 import { runSweep } from '../src/experiment/sweep.js';
 import { UsageError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
+import { tempDir } from './helpers/temp.js';
 
 const BUILT = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 const CLI = join(REPO_ROOT, 'bin', 'colora');
@@ -17,7 +17,7 @@ let config = '';
 
 before(async () => {
   const modelDir = await makeTinyModelDir();
-  config = join(mkdtempSync(join(tmpdir(), 'colora-sweep-')), 'sweep.yaml');
+  config = join(tempDir('colora-sweep-'), 'sweep.yaml');
   writeFileSync(
     config,
     `name: resume
@@ -53,7 +53,7 @@ function runCli(args: string[], killAfterMs?: number): Promise<{ code: number | 
 }
 
 test('a sweep killed with SIGKILL at random moments and resumed gives the same results.csv', { skip: existsSync(BUILT) ? false : `needs the built CLI (${BUILT}); run npm test` }, async () => {
-  const reference = join(mkdtempSync(join(tmpdir(), 'colora-sweep-ref-')), 'out');
+  const reference = join(tempDir('colora-sweep-ref-'), 'out');
   const t0 = Date.now();
   const ref = await runCli(['sweep', '--config', config, '--out', reference, '--quiet']);
   const fullMs = Date.now() - t0;
@@ -63,7 +63,7 @@ test('a sweep killed with SIGKILL at random moments and resumed gives the same r
 
   // Kill at random moments. A run can outlast its delay when the reference ran under more load
   // than it does (npm test runs two files at once); then start over, killing sooner.
-  const fresh = () => join(mkdtempSync(join(tmpdir(), 'colora-sweep-kill-')), 'out');
+  const fresh = () => join(tempDir('colora-sweep-kill-'), 'out');
   let out = fresh();
   const rng = new Rng(Date.now() % 100000);
   let kills = 0;
@@ -85,7 +85,7 @@ test('a sweep killed with SIGKILL at random moments and resumed gives the same r
 });
 
 test('without --resume, an existing sweep directory is refused (exit 2)', async () => {
-  const out = join(mkdtempSync(join(tmpdir(), 'colora-sweep-')), 'out');
+  const out = join(tempDir('colora-sweep-'), 'out');
   let cells = 0;
   await assert.rejects(
     runSweep(loadExperimentConfig(config), {

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { theoryCommand } from '../src/theory/theory-command.js';
 import { parseTheoryConfig } from '../src/theory/theory-config.js';
 import { UsageError } from '../src/util/errors.js';
 import { REPO_ROOT } from './helpers/shared.js';
+import { tempDir } from './helpers/temp.js';
 
 test('theory config: defaults fill in, and the shipped config validates', () => {
   const cfg = parseTheoryConfig('t.yaml', 'name: t\n');
@@ -38,7 +38,7 @@ test('theory config: one located line for a bad key or value', () => {
 });
 
 test('colora theory writes theory.csv, config.resolved.yaml, summary.md and plots', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'theory-'));
+  const dir = tempDir('theory-');
   try {
     const config = join(dir, 'tiny.yaml');
     writeFileSync(

@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { trainBpeTokenizer } from '../src/tokenizer/train-bpe.js';
 import { saveTokenizer } from '../src/tokenizer/save.js';
@@ -12,6 +11,7 @@ import type { TrainedTokenizer } from '../src/tokenizer/format.js';
 import { UsageError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
 import { REPO_ROOT } from './helpers/shared.js';
+import { tempDir } from './helpers/temp.js';
 
 const EOT = '<|endoftext|>';
 
@@ -48,7 +48,7 @@ function testStrings(n: number): string[] {
 }
 
 function trainedDir(trained: TrainedTokenizer): string {
-  const dir = mkdtempSync(join(tmpdir(), 'colora-tok-'));
+  const dir = tempDir('colora-tok-');
   saveTokenizer(dir, trained);
   return dir;
 }
@@ -139,7 +139,7 @@ test('a directory without tokenizer.json gives undefined; nothing is fetched', a
     throw new Error('network used');
   }) as typeof fetch;
   try {
-    const empty = mkdtempSync(join(tmpdir(), 'colora-tok-'));
+    const empty = tempDir('colora-tok-');
     assert.equal(await loadTokenizer(empty), undefined);
     assert.equal(await loadTokenizer(join(empty, 'no-such-model')), undefined);
     mkdirSync(join(empty, 'tokenizer.json')); // a directory of that name is not a tokenizer file
@@ -159,7 +159,7 @@ test('malformed files are UsageErrors naming the file', async () => {
     ['bad config', 'tokenizer_config.json', '{eos_token: 1', /not valid JSON/],
   ];
   for (const [name, file, text, msg] of cases) {
-    const dir = mkdtempSync(join(tmpdir(), `colora-tok-${name}-`));
+    const dir = tempDir(`colora-tok-${name}-`);
     if (file === 'tokenizer_config.json') saveTokenizer(dir, trained);
     writeFileSync(join(dir, file), text ?? '');
     await assert.rejects(loadTokenizer(dir), (e: unknown) => {
@@ -172,20 +172,19 @@ test('malformed files are UsageErrors naming the file', async () => {
   }
 });
 
-test('transformers.js (and onnxruntime-node) load only when a tokenizer is', () => {
+test('transformers.js (and onnxruntime-node) load only when a tokenizer is', (t) => {
+  const empty = tempDir('colora-tok-', t);
   const script = `
     import { createRequire } from 'node:module';
-    import { mkdtempSync } from 'node:fs';
-    import { tmpdir } from 'node:os';
-    const { loadTokenizer } = await import('./src/tokenizer/load.ts');
+    const { loadTokenizer } = await import('./dist/src/tokenizer/load.js');
     const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('onnxruntime-node'));
     const before = loaded();
-    await loadTokenizer(mkdtempSync(tmpdir() + '/colora-tok-'));
+    await loadTokenizer(${JSON.stringify(empty)});
     const afterMissing = loaded();
     await loadTokenizer(${JSON.stringify(modelDir)});
     console.log(JSON.stringify([before, afterMissing, loaded()]));
   `;
-  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
   });

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { trainBpeTokenizer } from '../src/tokenizer/train-bpe.js';
 import { saveTokenizer } from '../src/tokenizer/save.js';
 import { BYTE_TO_CHAR, numberSplitOf, preTokenize, pretokenizePattern } from '../src/tokenizer/byte-level.js';
 import { UsageError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
+import { tempDir } from './helpers/temp.js';
 
 const EOT = '<|endoftext|>';
 
@@ -112,7 +112,7 @@ test('deterministic: same corpus (in any order) → byte-identical files', () =>
   const texts = niCorpus(500, 3);
   const opts = { vocabSize: 700, specialTokens: [EOT] };
   const dirs = [texts, texts, [...texts].reverse()].map((corpus) => {
-    const dir = mkdtempSync(join(tmpdir(), 'colora-tok-'));
+    const dir = tempDir('colora-tok-');
     saveTokenizer(dir, trainBpeTokenizer(corpus, opts));
     return dir;
   });

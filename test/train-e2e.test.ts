@@ -1,7 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTinyModelDir } from './helpers/tiny-model.js';
 import { loadExperimentConfig } from '../src/config/load.js';
@@ -9,6 +8,7 @@ import { runExperiment } from '../src/experiment/run-experiment.js';
 import { readResultsCsv, readJsonl } from '../src/experiment/results-files.js';
 import { loadAdapter } from '../src/adapters/peft-io.js';
 import type { RoundLog } from '../src/experiment/run-method.js';
+import { tempDir } from './helpers/temp.js';
 
 let modelDir = '';
 before(async () => {
@@ -16,7 +16,7 @@ before(async () => {
 });
 
 function writeConfig(extra = ''): string {
-  const dir = mkdtempSync(join(tmpdir(), 'colora-e2e-'));
+  const dir = tempDir('colora-e2e-');
   const file = join(dir, 'exp.yaml');
   writeFileSync(
     file,
@@ -39,7 +39,7 @@ ${extra}`,
 
 test('train writes the contract files: resolved config, results.csv, predictions, summary, PEFT adapters, log', async () => {
   const cfg = writeConfig();
-  const out = join(mkdtempSync(join(tmpdir(), 'colora-run-')), 'run');
+  const out = join(tempDir('colora-run-'), 'run');
   await runExperiment(loadExperimentConfig(cfg), { out, quiet: true });
   for (const f of ['config.resolved.yaml', 'results.csv', 'predictions.jsonl', 'summary.md', 'log.jsonl']) assert.ok(existsSync(join(out, f)), f);
   const rows = readResultsCsv(join(out, 'results.csv'));
@@ -62,7 +62,7 @@ test('same seed, same numbers: two runs give identical results and losses', asyn
   const cfg = writeConfig();
   const runs = [];
   for (let i = 0; i < 2; i++) {
-    const out = join(mkdtempSync(join(tmpdir(), 'colora-run-')), 'run');
+    const out = join(tempDir('colora-run-'), 'run');
     await runExperiment(loadExperimentConfig(cfg), { out, quiet: true });
     runs.push({ csv: readFileSync(join(out, 'results.csv'), 'utf8'), log: readJsonl<RoundLog>(join(out, 'log.jsonl')).map((l) => l.loss_mean) });
   }
@@ -72,11 +72,11 @@ test('same seed, same numbers: two runs give identical results and losses', asyn
 
 test('a run interrupted after a round resumes from its checkpoint and ends where an uninterrupted one does', async () => {
   const cfg = writeConfig();
-  const full = join(mkdtempSync(join(tmpdir(), 'colora-run-')), 'run');
+  const full = join(tempDir('colora-run-'), 'run');
   await runExperiment(loadExperimentConfig(cfg), { out: full, quiet: true });
 
   // Simulate a kill after round 1 of colora: keep only its round-1 checkpoint, then rerun.
-  const cut = join(mkdtempSync(join(tmpdir(), 'colora-run-')), 'run');
+  const cut = join(tempDir('colora-run-'), 'run');
   const short = writeConfig().replace(/exp\.yaml$/, 'short.yaml');
   writeFileSync(short, readFileSync(cfg, 'utf8').replace('rounds: 2', 'rounds: 1').replace('methods: [base, local, fedavg, colora]', 'methods: [colora]'));
   await runExperiment(loadExperimentConfig(short), { out: cut, quiet: true, evaluate: false });
@@ -100,7 +100,7 @@ test('a run interrupted after a round resumes from its checkpoint and ends where
 test('a non-finite loss stops the run naming method, client, round and step, and keeps what was written', async () => {
   const cfg = writeConfig().replace(/exp\.yaml$/, 'nan.yaml');
   writeFileSync(cfg, readFileSync(writeConfig(), 'utf8').replace('lr: 0.01', 'lr: 1.0e+30, grad_clip: 0').replace('methods: [base, local, fedavg, colora]', 'methods: [base, colora]'));
-  const out = join(mkdtempSync(join(tmpdir(), 'colora-run-')), 'run');
+  const out = join(tempDir('colora-run-'), 'run');
   await assert.rejects(runExperiment(loadExperimentConfig(cfg), { out, quiet: true }), (e: unknown) => {
     assert.ok(e instanceof Error);
     assert.match(e.message, /non-finite loss .* at method colora, client a, round \d+, seed 3, step \d+ of 2/);

@@ -2,8 +2,6 @@
  * A tiny model directory for end-to-end tests: a byte-level BPE tokenizer trained on a few
  * built-in prompts and a randomly initialised 2-layer GPT-2, in Hugging Face layout.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtinTask } from '../../src/data/builtin/registry.js';
 import { buildPrompt } from '../../src/data/prompt.js';
@@ -12,9 +10,10 @@ import { saveTokenizer } from '../../src/tokenizer/save.js';
 import { GPT2 } from '../../src/model/gpt2.js';
 import { initGPT2Arrays } from '../../src/model/init.js';
 import { saveGPT2 } from '../../src/model/checkpoint.js';
+import { tempDir } from './temp.js';
 
 export async function makeTinyModelDir(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'colora-tiny-model-'));
+  const dir = tempDir('colora-tiny-model-');
   const texts: string[] = [];
   for (const name of ['task205_remove_even_elements', 'task369_synthetic_remove_odds', 'task376_reverse_order_of_words']) {
     const t = builtinTask(name, { instances: 40, seed: 5 });
