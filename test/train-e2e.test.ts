@@ -44,7 +44,7 @@ test('train writes the contract files: resolved config, results.csv, predictions
   for (const f of ['config.resolved.yaml', 'results.csv', 'predictions.jsonl', 'summary.md', 'log.jsonl']) assert.ok(existsSync(join(out, f)), f);
   const rows = readResultsCsv(join(out, 'results.csv'));
   assert.equal(rows.length, 8); // 4 methods × 2 clients × 1 task
-  assert.deepEqual(Object.keys(rows[0]), ['grouping', 'seed', 'method', 'client', 'task', 'rougeL', 'exact_match', 'n_test']);
+  assert.deepEqual(Object.keys(rows[0]), ['grouping', 'seed', 'method', 'client', 'task', 'rougeL', 'exact_match', 'n_test', 'n_cut']);
   assert.ok(rows.every((r) => r.grouping === 'default' && r.seed === 3 && r.n_test === 4 && r.rougeL >= 0 && r.rougeL <= 100));
   const preds = readJsonl<Record<string, unknown>>(join(out, 'predictions.jsonl'));
   assert.equal(preds.length, 32);

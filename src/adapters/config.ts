@@ -23,7 +23,29 @@ export function scaling(cfg: Pick<AdapterConfig, 'rank' | 'alpha'>): number {
   return cfg.alpha / cfg.rank;
 }
 
-/** PEFT's rule: a module is targeted when its name equals a target or ends with `.` + target. */
+/**
+ * PEFT's rule for a list of target modules: a module is targeted when its name equals a target or
+ * ends with `.` + target; PEFT's `all-linear` targets every adaptable linear layer. (PEFT reads a
+ * single string as a regular expression; colora does not, so such a target matches nothing and
+ * is refused by name.)
+ */
 export function matchesTarget(moduleName: string, targets: readonly string[]): boolean {
-  return targets.some((t) => moduleName === t || moduleName.endsWith('.' + t));
+  return targets.some((t) => t === 'all-linear' || moduleName === t || moduleName.endsWith('.' + t));
+}
+
+/** The targets that select none of `layers` (PEFT: "Target modules ... not found in the base model"). */
+export function unmatchedTargets(layers: readonly { name: string }[], targets: readonly string[]): string[] {
+  return targets.filter((t) => !layers.some((l) => matchesTarget(l.name, [t])));
+}
+
+/** The target names a user can write for `layers`: each layer's name without its block prefix (`h.0.`), in model order. */
+export function targetNames(layers: readonly { name: string }[]): string[] {
+  return [...new Set(layers.map((l) => l.name.replace(/^(?:[A-Za-z_]+\.)*\d+\./, '')))];
+}
+
+/** The targeted layer whose width min(in, out) is smallest, when `rank` exceeds it (a rank-r adapter needs r ≤ that width). */
+export function narrowestBelowRank<L extends { name: string; inFeatures: number; outFeatures: number }>(layers: readonly L[], rank: number): L | undefined {
+  let worst: L | undefined;
+  for (const l of layers) if (Math.min(l.inFeatures, l.outFeatures) < rank && (!worst || Math.min(l.inFeatures, l.outFeatures) < Math.min(worst.inFeatures, worst.outFeatures))) worst = l;
+  return worst;
 }

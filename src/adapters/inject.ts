@@ -5,7 +5,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { LinearDelta, LinearInfo } from '../model/linear-delta.js';
 import { UsageError } from '../util/errors.js';
-import { matchesTarget, scaling, type AdapterConfig } from './config.js';
+import type { Rng } from '../util/rng.js';
+import { matchesTarget, scaling, targetNames, unmatchedTargets, type AdapterConfig } from './config.js';
 import { AdapterLayer } from './layer.js';
 import type { AdapterState, FactorName } from './state.js';
 
@@ -15,14 +16,17 @@ export interface AdaptableModel {
   setDelta(name: string, delta: LinearDelta | undefined): void;
 }
 
-export function targetedLinears(model: AdaptableModel, targets: readonly string[]): LinearInfo[] {
+/** The layers `targets` select; a target that selects none is a UsageError naming it (`where` names the setting). */
+export function targetedLinears(model: AdaptableModel, targets: readonly string[], where = 'adapter.targets'): LinearInfo[] {
   const all = model.linears();
-  const hit = all.filter((l) => matchesTarget(l.name, targets));
-  if (hit.length === 0)
-    throw new UsageError(
-      `adapter.targets ${JSON.stringify(targets)} match no linear layer of the model (it has e.g. ${all.slice(0, 4).map((l) => l.name).join(', ')})`,
-    );
-  return hit;
+  const unmatched = unmatchedTargets(all, targets);
+  if (unmatched.length > 0 || targets.length === 0) throw new UsageError(noSuchTargets(where, unmatched, all));
+  return all.filter((l) => matchesTarget(l.name, targets));
+}
+
+export function noSuchTargets(where: string, unmatched: readonly string[], layers: readonly LinearInfo[]): string {
+  const what = unmatched.length ? `${unmatched.map((t) => JSON.stringify(t)).join(', ')} ${unmatched.length > 1 ? 'match' : 'matches'}` : 'is empty and matches';
+  return `${where}: ${what} no linear layer of the model; valid targets: ${targetNames(layers).join(', ')} (layers ${layers[0]?.name ?? '-'} … ${layers.at(-1)?.name ?? '-'})`;
 }
 
 export class InjectedAdapter {
@@ -36,7 +40,7 @@ export class InjectedAdapter {
     for (const info of targetedLinears(model, config.targets)) {
       const f = state.get(info.name);
       if (!f) throw new Error(`adapter state has no layer ${info.name}`);
-      const layer = new AdapterLayer(info, config.rank, scaling(config), f);
+      const layer = new AdapterLayer(info, config.rank, scaling(config), f, config.dropout);
       this.layers.set(info.name, layer);
       model.setDelta(info.name, layer);
     }
@@ -48,6 +52,16 @@ export class InjectedAdapter {
       if (!f) throw new Error(`adapter state has no layer ${name}`);
       layer.load(f);
     }
+  }
+
+  /**
+   * Training mode with adapter dropout: each layer draws its masks from `streamFor(layer name)`
+   * (set anew before every step, so a mask depends only on the seed and where it is drawn);
+   * undefined switches back to evaluation (no dropout). A no-op for dropout 0.
+   */
+  setDropout(streamFor: ((layer: string) => Rng) | undefined): void {
+    if (!(this.config.dropout > 0)) return;
+    for (const [name, layer] of this.layers) layer.setDropoutStream(streamFor?.(name));
   }
 
   async read(): Promise<AdapterState> {

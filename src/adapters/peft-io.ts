@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { readSafetensors, writeSafetensors, type TensorData } from '../model/safetensors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UsageError } from '../util/errors.js';
-import type { AdapterConfig } from './config.js';
+import { matchesTarget, unmatchedTargets, type AdapterConfig } from './config.js';
 import { mergePersonal, type AdapterState, type LayerFactors } from './state.js';
-import { InjectedAdapter, type AdaptableModel } from './inject.js';
+import { InjectedAdapter, noSuchTargets, type AdaptableModel } from './inject.js';
 
 const PREFIX = 'base_model.model.transformer.';
 
@@ -119,12 +119,32 @@ export function loadAdapter(dir: string): SavedAdapter {
   return { config: { rank, alpha, targets, dropout: Number(raw.lora_dropout ?? 0), personal }, state };
 }
 
+/**
+ * Check a loaded adapter against the model it is to run on: every `target_modules` entry selects
+ * a linear layer, every layer the tensors name is one of those and has the model's in/out sizes.
+ * Returns the config with `targets` narrowed to the layers the tensors hold (PEFT's
+ * layers_to_transform may leave some selected layers out).
+ */
+export function fitAdapter(model: AdaptableModel, dir: string, saved: SavedAdapter): SavedAdapter {
+  const { config, state } = saved;
+  const layers = model.linears();
+  const unmatched = unmatchedTargets(layers, config.targets);
+  if (unmatched.length > 0) throw new UsageError(noSuchTargets(`${join(dir, 'adapter_config.json')}: target_modules`, unmatched, layers));
+  const byName = new Map(layers.map((l) => [l.name, l]));
+  for (const [name, f] of state) {
+    const info = byName.get(name);
+    if (!info) throw new UsageError(`${dir}: adapter layer ${name} is not a linear layer of this model`);
+    if (!matchesTarget(name, config.targets))
+      throw new UsageError(`${dir}: adapter holds tensors for layer ${name}, which target_modules ${JSON.stringify(config.targets)} do not select`);
+    const { inF, outF } = dims(f, config.rank);
+    if (inF !== info.inFeatures || outF !== info.outFeatures)
+      throw new UsageError(`${dir}: layer ${name} has lora_A [${config.rank}, ${inF}] and lora_B [${outF}, ${config.rank}], but the model's layer is ${info.inFeatures} → ${info.outFeatures}`);
+  }
+  return { config: { ...config, targets: [...state.keys()] }, state };
+}
+
 /** `colora generate --adapter DIR`: load a PEFT adapter and put it on the model. */
 export function applyAdapterDir(model: AdaptableModel, dir: string): InjectedAdapter {
-  const { config, state } = loadAdapter(dir);
-  const names = new Set(model.linears().map((l) => l.name));
-  for (const name of state.keys())
-    if (!names.has(name)) throw new UsageError(`${dir}: adapter layer ${name} is not a linear layer of this model`);
-  const cfg = { ...config, targets: [...state.keys()] };
-  return new InjectedAdapter(model, cfg, state);
+  const { config, state } = fitAdapter(model, dir, loadAdapter(dir));
+  return new InjectedAdapter(model, config, state);
 }

@@ -1,8 +1,9 @@
 /**
  * Load an experiment or sweep config exactly as `train`, `sweep` and `check` do: YAML → schema
  * (defaults filled) → cross-field and data checks (task names against `tasks_dir`, task files
- * parse and hold enough instances, the model directory exists). Every failure is a UsageError
- * naming the file, the line and the key path.
+ * parse and hold enough instances, the model directory exists; the adapter and lengths fit the
+ * model's config.json, model-checks.ts). Every failure is a UsageError naming the file, the line
+ * and the key path; a config asking for a lot of work gets warnings (workload.ts).
  */
 import { YamlSource, type KeyPath } from './yaml-source.js';
 import { validateYaml } from './validate.js';
@@ -12,6 +13,8 @@ import { openTaskSource } from '../data/task-source.js';
 import { checkTaskSize } from '../data/split.js';
 import { resolveModelDir } from '../model/checkpoint.js';
 import { UsageError } from '../util/errors.js';
+import { checkAgainstModel } from './model-checks.js';
+import { workloadWarnings } from './workload.js';
 
 export interface Overrides {
   seed?: number;
@@ -24,6 +27,8 @@ export interface LoadedConfig {
   source: YamlSource;
   /** The resolved model directory. */
   modelDir: string;
+  /** Lines for stderr about a config that asks for a lot of work (config/workload.ts). */
+  warnings: string[];
 }
 
 /** Schema only (no file-system checks): for tests and for tools that only read a config. */
@@ -47,7 +52,8 @@ export function loadExperimentConfig(file: string, overrides: Overrides = {}): L
     if (e instanceof UsageError) throw source.error(['model'], e.message);
     throw e;
   }
-  return { config, source, modelDir };
+  checkAgainstModel(source, config, modelDir);
+  return { config, source, modelDir, warnings: workloadWarnings(config) };
 }
 
 /** Every client list in the config, with the key path it sits at. */

@@ -16,7 +16,7 @@ export function checkTaskSize(task: NiTask, trainPerTask: number, testPerTask: n
   const need = trainPerTask + testPerTask;
   if (task.instances.length < need)
     throw new UsageError(
-      `${task.source}: task ${task.name} has ${task.instances.length} instances, but train_per_task + test_per_task = ` +
+      `${task.source === 'builtin' ? `built-in task ${task.name} supplies at most` : `${task.source}: task ${task.name} has`} ${task.instances.length} instances, but train_per_task + test_per_task = ` +
         `${trainPerTask} + ${testPerTask} = ${need} are needed (lower data.train_per_task or data.test_per_task)`,
     );
 }

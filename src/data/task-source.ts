@@ -15,6 +15,10 @@ import { builtinTask, hasBuiltinTask, listBuiltinTasks } from './builtin/registr
  * N instances) is the same whatever the run's seed, as with a task file. */
 export const BUILTIN_INSTANCES = 1000;
 export const BUILTIN_SEED = 0;
+/** The most instances a built-in task supplies (more are generated only when train + test need
+ * them): Super-NaturalInstructions' own cap per task file, 6,500. Asking for more is refused with
+ * the numbers, as for a short task file, so a typo in test_per_task cannot start 10⁵ evaluations. */
+export const BUILTIN_MAX_INSTANCES = 6500;
 
 export interface TaskSource {
   /** `builtin` or the resolved directory. */
@@ -36,7 +40,7 @@ class BuiltinSource implements TaskSource {
   }
   load(name: string, minInstances = 0): NiTask {
     if (!this.has(name)) throw new UsageError(`unknown built-in task '${name}'${didYouMean(name, this.names())}`);
-    const n = Math.max(BUILTIN_INSTANCES, minInstances);
+    const n = Math.min(Math.max(BUILTIN_INSTANCES, minInstances), BUILTIN_MAX_INSTANCES);
     const key = `${name}/${n}`;
     let task = this.cache.get(key);
     if (!task) {

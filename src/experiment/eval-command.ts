@@ -10,7 +10,8 @@ import { YamlSource } from '../config/yaml-source.js';
 import { parseExperimentConfig } from '../config/load.js';
 import { resolveModelDir } from '../model/checkpoint.js';
 import { openTaskSource } from '../data/task-source.js';
-import { loadAdapter } from '../adapters/peft-io.js';
+import { fitAdapter, loadAdapter } from '../adapters/peft-io.js';
+import type { AdaptableModel } from '../adapters/inject.js';
 import type { AdapterState } from '../adapters/state.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { UsageError } from '../util/errors.js';
@@ -39,7 +40,7 @@ export async function evalCommand(o: { run: string; maxInstances?: number; backe
       const clients = prepareClients(grouping.clients, config.data, tasks, encoderOf(s), seed);
       for (const method of config.methods) {
         const dir = isSweep ? cellDir(o.run, { grouping: grouping.name, seed, method }) : methodDir(o.run, method);
-        const adapters = method === 'base' ? undefined : readAdapters(dir, clients.map((c) => c.name), method);
+        const adapters = method === 'base' ? undefined : readAdapters(s.model, dir, clients.map((c) => c.name), method);
         if (adapters === null) continue; // not trained (yet)
         const r = await evaluateClients(
           { session: s, modelName: config.model, config, seed, grouping: grouping.name, method, clients, dir, quiet: o.quiet },
@@ -58,13 +59,13 @@ export async function evalCommand(o: { run: string; maxInstances?: number; backe
 }
 
 /** Every client's saved adapter of a method, or null when the method has not finished training. */
-function readAdapters(dir: string, clients: string[], method: MethodName): EvalAdapters | undefined | null {
+function readAdapters(model: AdaptableModel, dir: string, clients: string[], method: MethodName): EvalAdapters | undefined | null {
   const states = new Map<string, AdapterState>();
   let config;
   for (const c of clients) {
     const d = join(dir, 'adapters', c);
     if (!existsSync(join(d, 'adapter_config.json'))) return null;
-    const a = loadAdapter(d);
+    const a = fitAdapter(model, d, loadAdapter(d));
     config = a.config;
     states.set(c, a.state);
   }

@@ -16,6 +16,8 @@ export interface Prediction {
   references: string[];
   rougeL: number;
   exact_match: 0 | 1;
+  /** Present (true) when the model's context length ended the prediction (before EOS and eval.max_new_tokens). */
+  context_cut?: true;
 }
 
 export interface EvalOptions {
@@ -37,7 +39,7 @@ export async function evaluateItems(model: GPT2, tok: Tokenizer, items: readonly
   const out: Prediction[] = new Array(items.length);
   for (let s = 0; s < order.length; s += o.batchSize) {
     const idx = order.slice(s, s + o.batchSize);
-    const { outputIds } = await generate(model, idx.map((i) => items[i].promptIds), { maxNewTokens: o.maxNewTokens, eosId: o.eosId });
+    const { outputIds, cutByContext } = await generate(model, idx.map((i) => items[i].promptIds), { maxNewTokens: o.maxNewTokens, eosId: o.eosId });
     idx.forEach((i, j) => {
       const item = items[i];
       const prediction = decodePrediction(tok, outputIds[j], o.eosId);
@@ -50,6 +52,7 @@ export async function evaluateItems(model: GPT2, tok: Tokenizer, items: readonly
         references: item.instance.output,
         rougeL: score.rougeL,
         exact_match: score.exact_match,
+        ...(cutByContext[j] ? { context_cut: true as const } : {}),
       };
     });
     o.onBatch?.(Math.min(s + o.batchSize, order.length));
@@ -62,6 +65,8 @@ export interface TaskScore {
   rougeL: number;
   exact_match: number;
   n_test: number;
+  /** Predictions of n_test that the model's context length cut short. */
+  n_cut: number;
 }
 
 /** Mean scores per task, ×100 as NI reports them. */
@@ -77,5 +82,6 @@ export function scoreByTask(preds: readonly Prediction[]): TaskScore[] {
     rougeL: (100 * ps.reduce((s, p) => s + p.rougeL, 0)) / ps.length,
     exact_match: (100 * ps.reduce((s, p) => s + p.exact_match, 0)) / ps.length,
     n_test: ps.length,
+    n_cut: ps.filter((p) => p.context_cut).length,
   }));
 }

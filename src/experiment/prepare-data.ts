@@ -10,6 +10,7 @@ import { encodePrompt, encodeTarget } from '../data/encode.js';
 import type { Tokenizer } from '../tokenizer/load.js';
 import type { Example } from '../train/batch.js';
 import type { NiInstance } from '../data/ni-task.js';
+import { UsageError } from '../util/errors.js';
 
 export interface TestItem {
   task: string;
@@ -32,6 +33,13 @@ export interface Encoder {
   nPositions: number;
 }
 
+/** The fewest prompt tokens a test instance may be cut to. */
+export const MIN_PROMPT_TOKENS = 8;
+
+export function noRoomForPrompt(maxTarget: number, nPositions: number): string {
+  return `data.max_target_tokens: ${maxTarget} leaves ${Math.max(0, nPositions - maxTarget - 1)} of the model's ${nPositions} positions for the prompt; it needs at least ${MIN_PROMPT_TOKENS} (at most ${nPositions - MIN_PROMPT_TOKENS - 1})`;
+}
+
 export function prepareClients(
   clients: readonly ClientSpec[],
   data: DataConfig,
@@ -40,8 +48,7 @@ export function prepareClients(
   seed: number,
 ): PreparedClient[] {
   const maxSource = Math.min(data.max_source_tokens, enc.nPositions - data.max_target_tokens - 1);
-  if (maxSource < 8)
-    throw new Error(`data.max_target_tokens = ${data.max_target_tokens} leaves no room for a prompt in the model's ${enc.nPositions} positions`);
+  if (maxSource < MIN_PROMPT_TOKENS) throw new UsageError(noRoomForPrompt(data.max_target_tokens, enc.nPositions));
   const count = (s: string) => enc.tokenizer.encode(s).length;
   const promptOf = (split: TaskSplit, inst: NiInstance) =>
     buildPrompt(split.task, inst, { definition: data.prompt.definition, positiveExamples: data.prompt.positive_examples }, count, maxSource);

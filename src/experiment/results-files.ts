@@ -7,7 +7,8 @@ import { stringify } from 'csv-stringify/sync';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { ClientPrediction, ResultRow, RoundLog } from './run-method.js';
 
-export const RESULT_COLUMNS = ['grouping', 'seed', 'method', 'client', 'task', 'rougeL', 'exact_match', 'n_test'] as const;
+/** The contract's columns, then colora's own: n_cut, the predictions the model's context length cut short. */
+export const RESULT_COLUMNS = ['grouping', 'seed', 'method', 'client', 'task', 'rougeL', 'exact_match', 'n_test', 'n_cut'] as const;
 
 function round4(x: number): number {
   return Math.round(x * 1e4) / 1e4;
@@ -15,7 +16,7 @@ function round4(x: number): number {
 
 export function resultsCsv(rows: readonly ResultRow[]): string {
   return stringify(
-    rows.map((r) => ({ ...r, rougeL: round4(r.rougeL), exact_match: round4(r.exact_match) })),
+    rows.map((r) => ({ ...r, rougeL: round4(r.rougeL), exact_match: round4(r.exact_match), n_cut: r.n_cut ?? 0 })),
     { header: true, columns: [...RESULT_COLUMNS] },
   );
 }
@@ -43,6 +44,7 @@ export function readResultsCsv(path: string): ResultRow[] {
       rougeL: Number(o.rougeL),
       exact_match: Number(o.exact_match),
       n_test: Number(o.n_test),
+      ...(o.n_cut !== undefined && o.n_cut !== '' ? { n_cut: Number(o.n_cut) } : {}),
     };
   });
 }

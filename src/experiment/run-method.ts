@@ -59,6 +59,8 @@ export interface ResultRow {
   rougeL: number;
   exact_match: number;
   n_test: number;
+  /** Predictions the model's context length cut short (absent in rows from before it was counted). */
+  n_cut?: number;
 }
 
 export type ClientPrediction = Prediction & { grouping: string; seed: number; method: MethodName; client: string };
@@ -120,7 +122,10 @@ async function train(ctx: MethodRunContext, adapter: InjectedAdapter, strategy: 
         padId: ctx.session.padId,
         where: `method ${method}, client ${ins.unit}, round ${round + 1}${ctx.grouping !== 'default' ? `, grouping ${ctx.grouping}` : ''}, seed ${seed}`,
         onStep: (loss) => progress.tick(`round ${round + 1}/${t.rounds} ${ins.unit} loss ${loss.toFixed(3)}`),
+        // adapter.dropout: masks from the run's seed, method, client, round and step (and layer).
+        beforeStep: (s) => adapter.setDropout((layer) => Rng.derive(seed, 'lora-dropout', method, ins.unit, round, s, layer)),
       });
+      adapter.setDropout(undefined);
       results.push({ unit: ins.unit, numExamples: examples.length, state: await adapter.read() });
       log.push({
         grouping: ctx.grouping,

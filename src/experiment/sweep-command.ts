@@ -7,6 +7,7 @@ import { runSweep } from './sweep.js';
 
 export async function sweepCommand(o: { config: string; out?: string; resume?: boolean; backend?: BackendName; tasksDir?: string; quiet?: boolean }): Promise<void> {
   const loaded = loadExperimentConfig(o.config, { backend: o.backend, tasksDir: o.tasksDir });
+  for (const w of loaded.warnings) process.stderr.write(`colora: ${w}\n`);
   const out = o.out ?? join('results', loaded.config.name);
   const t0 = Date.now();
   const r = await runSweep(loaded, { out, resume: o.resume, quiet: o.quiet });

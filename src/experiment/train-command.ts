@@ -19,6 +19,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
   const loaded = loadExperimentConfig(o.config, { seed: o.seed, backend: o.backend, tasksDir: o.tasksDir });
   if (!loaded.config.clients)
     throw new UsageError(`${o.config}: has no top-level 'clients' (it is a sweep config: run it with \`colora sweep\`)`);
+  for (const w of loaded.warnings) process.stderr.write(`colora: ${w}\n`);
   const out = o.out ?? join('results', loaded.config.name);
   const t0 = Date.now();
   await runExperiment(loaded, { out, quiet: o.quiet, evaluate: o.eval });

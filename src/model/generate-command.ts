@@ -62,12 +62,13 @@ export async function generateCommand(
     if (opts.adapter !== undefined) applyAdapterDir(model, opts.adapter);
 
     const eosId = model.config.eosTokenId ?? tokenizer?.eosTokenId;
-    const { outputIds, logprobs } = await generate(model, [inputIds], {
-      maxNewTokens: opts.maxNewTokens ?? 32,
-      eosId,
-      ignoreEos: opts.ignoreEos ?? false,
-    });
+    const maxNewTokens = opts.maxNewTokens ?? 32;
+    const { outputIds, logprobs, cutByContext } = await generate(model, [inputIds], { maxNewTokens, eosId, ignoreEos: opts.ignoreEos ?? false });
     const out = outputIds[0];
+    if (cutByContext[0])
+      process.stderr.write(
+        `colora: generate: stopped after ${out.length} of --max-new-tokens ${maxNewTokens} new tokens: the prompt (${inputIds.length} tokens) and the output fill the model's n_positions (${model.config.nPositions})\n`,
+      );
     // The text leaves out a final end-of-sequence token.
     const shown = eosId !== undefined && out[out.length - 1] === eosId && !opts.ignoreEos ? out.slice(0, -1) : out;
     const text = tokenizer?.decode(shown);

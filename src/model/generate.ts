@@ -25,6 +25,11 @@ export interface GenerateResult {
   outputIds: number[][];
   /** Natural-log probability the model gave each generated id. */
   logprobs: number[][];
+  /**
+   * Per prompt: true when the model's context (n_positions) ended the output, before the
+   * end-of-sequence token and before maxNewTokens.
+   */
+  cutByContext: boolean[];
 }
 
 /**
@@ -43,10 +48,12 @@ export async function generate(model: GPT2, prompts: number[][], opts: GenerateO
   const outputIds: number[][] = prompts.map(() => []);
   const logprobs: number[][] = prompts.map(() => []);
   const budget = prompts.map((p) => Math.min(opts.maxNewTokens, nPositions - p.length));
+  const cutByContext = (): boolean[] =>
+    prompts.map((_, i) => budget[i] < opts.maxNewTokens && outputIds[i].length === budget[i] && outputIds[i][budget[i] - 1] !== stopId);
 
   // rows[j] is the prompt index of batch row j; pad[j] its left padding.
   let rows = prompts.map((_, i) => i).filter((i) => budget[i] > 0);
-  if (rows.length === 0) return { outputIds, logprobs };
+  if (rows.length === 0) return { outputIds, logprobs, cutByContext: cutByContext() };
   const T = Math.max(...rows.map((i) => prompts[i].length));
   let pad = rows.map((i) => T - prompts[i].length);
 
@@ -95,7 +102,7 @@ export async function generate(model: GPT2, prompts: number[][], opts: GenerateO
   } finally {
     cache.dispose();
   }
-  return { outputIds, logprobs };
+  return { outputIds, logprobs, cutByContext: cutByContext() };
 }
 
 /** bool [B, S]: slot s of row j is a real token iff s >= pad[j]. */

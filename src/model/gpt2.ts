@@ -55,6 +55,15 @@ export function gpt2ParamShapes(c: GPT2Config): Map<string, number[]> {
   return s;
 }
 
+/** The adaptable linear layers of a config, in model order (known without loading the weights). */
+export function gpt2Linears(c: GPT2Config): LinearInfo[] {
+  const out: LinearInfo[] = [];
+  for (let l = 0; l < c.nLayer; l++) {
+    for (const [name, inFeatures, outFeatures] of blockLinears(c)) out.push({ name: `h.${l}.${name}`, inFeatures, outFeatures });
+  }
+  return out;
+}
+
 export class GPT2 {
   private readonly deltas = new Map<string, LinearDelta>();
 
@@ -87,11 +96,7 @@ export class GPT2 {
 
   /** The adaptable linear layers, e.g. `h.0.attn.c_attn` (PEFT target-module suffix `attn.c_attn`). */
   linears(): LinearInfo[] {
-    const out: LinearInfo[] = [];
-    for (let l = 0; l < this.config.nLayer; l++) {
-      for (const [name, inFeatures, outFeatures] of blockLinears(this.config)) out.push({ name: `h.${l}.${name}`, inFeatures, outFeatures });
-    }
-    return out;
+    return gpt2Linears(this.config);
   }
 
   /** Add `delta` to linear layer `name` (undefined removes it). */

@@ -82,6 +82,8 @@ export function summaryMarkdown(title: string, rows: readonly ResultRow[], notes
     `Mean over each client's test instances per task, then over tasks${multiSeed ? '; ± is the standard deviation over seeds' : ''}. Scores ×100 (NI-official Rouge-L and exact match).`,
     '',
   );
+  const cut = contextCutNote(rows);
+  if (cut) parts.push(cut, '');
   if (extras.before?.length) parts.push(...extras.before, '');
   for (const g of groupings) {
     const gs = scores.filter((s) => s.grouping === g);
@@ -136,6 +138,15 @@ export function summaryMarkdown(title: string, rows: readonly ResultRow[], notes
   }
   if (extras.after?.length) parts.push(...extras.after, '');
   return parts.join('\n');
+}
+
+/** How many predictions the model's context length cut short, when rows count them. */
+export function contextCutNote(rows: readonly ResultRow[]): string | undefined {
+  const counted = rows.filter((r) => r.n_cut !== undefined);
+  if (counted.length === 0) return undefined;
+  const cut = counted.reduce((s, r) => s + (r.n_cut ?? 0), 0);
+  const total = counted.reduce((s, r) => s + r.n_test, 0);
+  return `Predictions cut short by the model's context length (n_positions), before the end-of-sequence token and eval.max_new_tokens: ${cut} of ${total}${cut > 0 ? ' (n_cut in results.csv; `context_cut` in predictions.jsonl)' : ''}.`;
 }
 
 function signed(x: number): string {

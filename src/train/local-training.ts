@@ -22,6 +22,8 @@ export interface LocalTrainingOptions {
   /** Names the run, method, client and round in a non-finite-loss error. */
   where: string;
   onStep?: (loss: number) => void;
+  /** Called before step `s` (0-based) of this round, e.g. to set that step's dropout masks. */
+  beforeStep?: (s: number) => void;
 }
 
 export async function trainLocally(
@@ -37,6 +39,7 @@ export async function trainLocally(
   try {
     for (let s = 0; s < o.steps; s++) {
       const batch = makeBatch(sampler.next().map((i) => examples[i]), o.padId);
+      o.beforeStep?.(s);
       const { value, grads } = tf.variableGrads(() => batchLoss(model, batch), vars);
       optimizer.step(vars.map((v) => grads[v.name]), learningRateAt(o.firstStep + s, o.lr, o.warmupSteps));
       tf.dispose(grads);

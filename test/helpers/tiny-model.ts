@@ -12,7 +12,8 @@ import { initGPT2Arrays } from '../../src/model/init.js';
 import { saveGPT2 } from '../../src/model/checkpoint.js';
 import { tempDir } from './temp.js';
 
-export async function makeTinyModelDir(): Promise<string> {
+/** `nPositions` (default 256) sets the context length, e.g. small to make outputs hit it. */
+export async function makeTinyModelDir(opts: { nPositions?: number } = {}): Promise<string> {
   const dir = tempDir('colora-tiny-model-');
   const texts: string[] = [];
   for (const name of ['task205_remove_even_elements', 'task369_synthetic_remove_odds', 'task376_reverse_order_of_words']) {
@@ -23,7 +24,7 @@ export async function makeTinyModelDir(): Promise<string> {
   saveTokenizer(dir, trained);
   const vocabSize = Object.keys(trained.tokenizerJson.model.vocab).length;
   const config = {
-    vocabSize, nPositions: 256, nEmbd: 32, nLayer: 2, nHead: 2, nInner: 128,
+    vocabSize, nPositions: opts.nPositions ?? 256, nEmbd: 32, nLayer: 2, nHead: 2, nInner: 128,
     activation: 'gelu_new' as const, layerNormEpsilon: 1e-5, tieWordEmbeddings: true, eosTokenId: 0, bosTokenId: 0,
   };
   const model = GPT2.fromArrays(config, initGPT2Arrays(config, 0));
