@@ -17,6 +17,7 @@ import { saveAdapter, applyAdapterDir } from '../src/adapters/peft-io.js';
 import { initialState } from '../src/adapters/state.js';
 import { targetedLinears } from '../src/adapters/inject.js';
 import { runExperiment } from '../src/experiment/run-experiment.js';
+import { evalCommand } from '../src/experiment/eval-command.js';
 import { readJsonl, readResultsCsv } from '../src/experiment/results-files.js';
 import { UsageError } from '../src/util/errors.js';
 import { REPO_ROOT } from './helpers/shared.js';
@@ -138,4 +139,17 @@ test('evaluation counts the predictions the context length cut: results.csv n_cu
   assert.equal(rows.reduce((s, r) => s + (r.n_cut ?? -1), 0), cut);
   assert.match(readFileSync(join(out, 'results.csv'), 'utf8').split('\n')[0], /,n_test,n_cut$/);
   assert.match(readFileSync(join(out, 'summary.md'), 'utf8'), new RegExp(`Predictions cut short by the model's context length \\(n_positions\\), before the end-of-sequence token and eval\\.max_new_tokens: ${cut} of 12`));
+});
+
+test('eval --run refuses an adapter whose target_modules name a layer the model lacks', async () => {
+  const file = config('data: { train_per_task: 4, test_per_task: 2 }\nmethods: [local]\ntrain: { rounds: 1, local_steps: 1, batch_size: 2 }\neval: { max_new_tokens: 2 }\nbackend: cpu\n');
+  const out = join(dir, 'eval-run');
+  await runExperiment(loadExperimentConfig(file), { out, quiet: true, evaluate: false });
+  const cfgFile = join(out, 'methods', 'local', 'adapters', 'b', 'adapter_config.json');
+  writeFileSync(cfgFile, JSON.stringify({ ...JSON.parse(readFileSync(cfgFile, 'utf8')), target_modules: ['attn.c_attn', 'q_proj'] }));
+  await assert.rejects(evalCommand({ run: out, quiet: true }), (e: unknown) => {
+    assert.ok(e instanceof UsageError, String(e));
+    assert.match(e.message, /adapters\/b\/adapter_config\.json: target_modules: "q_proj" matches no linear layer of the model; valid targets: attn\.c_attn/);
+    return true;
+  });
 });
