@@ -11,7 +11,7 @@ import type { YamlSource } from './yaml-source.js';
 import { loadGPT2Config } from '../model/config.js';
 import { gpt2Linears } from '../model/gpt2.js';
 import { matchesTarget, narrowestBelowRank, targetNames, unmatchedTargets } from '../adapters/config.js';
-import { MIN_PROMPT_TOKENS, noRoomForPrompt } from '../experiment/prepare-data.js';
+import { MIN_PROMPT_TOKENS, noRoomForPrompt } from '../data/encode.js';
 
 export function checkAgainstModel(src: YamlSource, config: ExperimentConfig, modelDir: string): void {
   const mc = loadGPT2Config(modelDir);

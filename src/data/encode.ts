@@ -12,6 +12,13 @@ import type { Tokenizer } from '../tokenizer/load.js';
 
 export const OUTPUT_CUE = 'Output: ';
 
+/** The fewest prompt tokens a prompt may be cut to: max_target_tokens must leave this many positions. */
+export const MIN_PROMPT_TOKENS = 8;
+
+export function noRoomForPrompt(maxTarget: number, nPositions: number): string {
+  return `data.max_target_tokens: ${maxTarget} leaves ${Math.max(0, nPositions - maxTarget - 1)} of the model's ${nPositions} positions for the prompt; it needs at least ${MIN_PROMPT_TOKENS} (at most ${nPositions - MIN_PROMPT_TOKENS - 1})`;
+}
+
 export interface EncodedExample {
   promptIds: number[];
   /** Target ids including the trailing EOS (empty at evaluation time). */

@@ -6,7 +6,7 @@ import type { ClientSpec, DataConfig } from '../config/schema.js';
 import type { TaskSource } from '../data/task-source.js';
 import { splitTask, type TaskSplit } from '../data/split.js';
 import { buildPrompt } from '../data/prompt.js';
-import { encodePrompt, encodeTarget } from '../data/encode.js';
+import { encodePrompt, encodeTarget, MIN_PROMPT_TOKENS, noRoomForPrompt } from '../data/encode.js';
 import type { Tokenizer } from '../tokenizer/load.js';
 import type { Example } from '../train/batch.js';
 import type { NiInstance } from '../data/ni-task.js';
@@ -31,13 +31,6 @@ export interface Encoder {
   eosId: number;
   /** The model's context length: prompt + target must fit. */
   nPositions: number;
-}
-
-/** The fewest prompt tokens a test instance may be cut to. */
-export const MIN_PROMPT_TOKENS = 8;
-
-export function noRoomForPrompt(maxTarget: number, nPositions: number): string {
-  return `data.max_target_tokens: ${maxTarget} leaves ${Math.max(0, nPositions - maxTarget - 1)} of the model's ${nPositions} positions for the prompt; it needs at least ${MIN_PROMPT_TOKENS} (at most ${nPositions - MIN_PROMPT_TOKENS - 1})`;
 }
 
 export function prepareClients(
