@@ -32,7 +32,7 @@ export function parseGPT2Config(raw: unknown, file: string): GPT2Config {
 
   if (c.model_type !== 'gpt2') {
     const got = c.model_type === undefined ? 'it is missing' : `got ${JSON.stringify(c.model_type)}`;
-    throw f.error('model_type', `expected "gpt2" (the only architecture colora supports), ${got}`);
+    throw f.error('model_type', `expected "gpt2", ${got}`);
   }
   const L = CONFIG_LIMITS;
   const vocabSize = f.posInt('vocab_size', L.vocabSize);
