@@ -252,11 +252,24 @@ function smallTSimd(simd: SimdRuntime, sh: Shape, scale: number, qv: Float32Arra
 }
 
 /**
+ * Where one decoding step's queries, keys and values are: row n (of B·T) of head h starts at
+ * a[off + n·ld + h·hd]. The fused projection qkv [B·T, 3D] and separate q, k, v projections are
+ * both read in place this way.
+ */
+interface Rows {
+  a: Float32Array;
+  off: number;
+  ld: number;
+}
+
+/**
  * Cached decoding in the store's own module memory: the queries are gathered head-major into its
  * scratch region, the loops read keys and values where the store keeps them (no copy of the
- * cache), and the output is scattered back to merged heads [B·T, D].
+ * cache), and the output is scattered back to merged heads [B·T, H·hd]. With grouped-query heads
+ * (rep = H / KVH query heads per kv head) each group's queries are consecutive heads, scored
+ * against one kv head (key stride 0 within the group).
  */
-function decodeInPlace(st: KVStore, layer: number, sh: Shape, scale: number, x: Float32Array, mv: ArrayLike<number> | undefined, o: Float32Array): void {
+function decodeInPlace(st: KVStore, layer: number, sh: Shape, rep: number, scale: number, q: Rows, mv: ArrayLike<number> | undefined, o: Float32Array): void {
   const simd = st.simd as SimdRuntime;
   const { B, H, T, S, hd } = sh;
   const D = H * hd;
@@ -268,14 +281,26 @@ function decodeInPlace(st: KVStore, layer: number, sh: Shape, scale: number, x: 
   const heap = simd.heap;
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
-      const row = (b * T + t) * 3 * D;
-      for (let h = 0; h < H; h++) copy(x, row + h * hd, heap, qAt + ((b * H + h) * T + t) * hd, hd);
+      const row = q.off + (b * T + t) * q.ld;
+      for (let h = 0; h < H; h++) copy(q.a, row + h * hd, heap, qAt + ((b * H + h) * T + t) * hd, hd);
     }
   }
   const kvs = st.cap * hd;
-  simd.fn.attentionScores(qAt * 4, st.offsetOf(st.k[layer]) * 4, sAt * 4, BH, T, S, Sp, hd, kvs, scale);
+  const kAt = st.offsetOf(st.k[layer]);
+  const vAt = st.offsetOf(st.v[layer]);
+  if (rep === 1) simd.fn.attentionScores(qAt * 4, kAt * 4, sAt * 4, BH, T, S, Sp, hd, kvs, scale);
+  else {
+    for (let g = 0; g < BH / rep; g++) {
+      simd.fn.attentionScores((qAt + g * rep * T * hd) * 4, (kAt + g * kvs) * 4, (sAt + g * rep * T * Sp) * 4, rep, T, S, Sp, hd, 0, scale);
+    }
+  }
   softmaxHeads(simd, heap, sAt, sh, Sp, mv);
-  simd.fn.attentionValues(sAt * 4, st.offsetOf(st.v[layer]) * 4, oAt * 4, BH, T, S, Sp, hd, kvs);
+  if (rep === 1) simd.fn.attentionValues(sAt * 4, vAt * 4, oAt * 4, BH, T, S, Sp, hd, kvs);
+  else {
+    for (let g = 0; g < BH / rep; g++) {
+      simd.fn.attentionValues((sAt + g * rep * T * Sp) * 4, (vAt + g * kvs) * 4, (oAt + g * rep * T * hd) * 4, rep, T, S, Sp, hd, 0);
+    }
+  }
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
       for (let h = 0; h < H; h++) copy(heap, oAt + ((b * H + h) * T + t) * hd, o, (b * T + t) * D + h * hd, hd);
@@ -430,51 +455,85 @@ function decodeScratchOf(n: number): Float32Array {
 }
 
 /**
- * Cached decoding: inputs qkv [B·T, 3D] (mask [B, S + T] optional), attrs {store, layer, batch,
- * heads, scale} → the merged heads [B·T, D]. Writes this step's keys and values into the KVStore
- * (positions S .. S + T − 1 of layer `layer`; the last layer advances its length), then attends
- * over all S + T keys, queries read from qkv in place. Decoding only: no probabilities, no gradient.
+ * Cached decoding: inputs qkv [B·T, 3D] (GPT-2's fused projection), or q [B·T, H·hd] with k and v
+ * [B·T, KVH·hd] (grouped-query heads; the store holds KVH heads), mask [B, S + T] optional; attrs
+ * {store, layer, batch, heads, scale} → the merged heads [B·T, H·hd]. Writes this step's keys and
+ * values into the KVStore (positions S .. S + T − 1 of layer `layer`; the last layer advances its
+ * length), then attends over all S + T keys, queries read in place. Query head h reads kv head
+ * ⌊h / (H/KVH)⌋. Decoding only: no probabilities, no gradient.
  */
 export function cachedAttentionKernel(args: KernelArgs): TensorInfo {
   const backend = args.backend as CpuBackend;
-  const { qkv, mask } = args.inputs as { qkv: TensorInfo; mask?: TensorInfo };
+  const inputs = args.inputs as { qkv?: TensorInfo; q?: TensorInfo; k?: TensorInfo; v?: TensorInfo; mask?: TensorInfo };
   const attrs = args.attrs as { store: number; layer: number; batch: number; heads: number; scale: number };
   const st = KVStore.get(attrs.store);
-  const { T, H, hd } = qkvShape(qkv, attrs);
   const B = attrs.batch;
+  const H = attrs.heads;
+  let qr: Rows;
+  let kr: Rows;
+  let vr: Rows;
+  let N: number;
+  let hd: number;
+  let KVH: number;
+  if (inputs.qkv) {
+    const sh = qkvShape(inputs.qkv, attrs);
+    hd = sh.hd;
+    KVH = H;
+    N = inputs.qkv.shape[0];
+    const x = f32(backend, inputs.qkv);
+    const D = H * hd;
+    qr = { a: x, off: 0, ld: 3 * D };
+    kr = { a: x, off: D, ld: 3 * D };
+    vr = { a: x, off: 2 * D, ld: 3 * D };
+  } else {
+    const { q, k, v } = inputs as { q: TensorInfo; k: TensorInfo; v: TensorInfo };
+    N = q.shape[0];
+    hd = q.shape[1] / H;
+    KVH = k.shape[1] / hd;
+    if (!Number.isInteger(hd) || !Number.isInteger(KVH) || H % KVH !== 0 || k.shape[0] !== N || v.shape[0] !== N || v.shape[1] !== k.shape[1] || N % B !== 0) {
+      throw new Error(`cached attention: q [${q.shape}] (${H} heads), k [${k.shape}] and v [${v.shape}] do not fit grouped-query heads over batch ${B}`);
+    }
+    qr = { a: f32(backend, q), off: 0, ld: H * hd };
+    kr = { a: f32(backend, k), off: 0, ld: KVH * hd };
+    vr = { a: f32(backend, v), off: 0, ld: KVH * hd };
+  }
+  const T = N / B;
   const D = H * hd;
-  if (H !== st.H || hd !== st.hd) throw new Error(`cached attention: qkv [${qkv.shape}] does not match the cache (${st.H} heads of ${st.hd})`);
+  const rep = H / KVH;
+  if (KVH !== st.H || hd !== st.hd || H > Math.max(st.H, st.queryHeads)) {
+    throw new Error(`cached attention: ${H} heads over ${KVH} kv heads of ${hd} do not match the cache (${st.H} kv heads of ${st.hd}, up to ${Math.max(st.H, st.queryHeads)} query heads)`);
+  }
   if (attrs.layer === 0) st.reserve(B, T);
   const S0 = st.length;
   const S = S0 + T;
-  if (mask && (mask.shape[0] !== B || mask.shape[1] !== S)) throw new Error(`cached attention: key mask [${mask.shape}] must be [${B}, ${S}]`);
-  const x = f32(backend, qkv);
+  if (inputs.mask && (inputs.mask.shape[0] !== B || inputs.mask.shape[1] !== S)) throw new Error(`cached attention: key mask [${inputs.mask.shape}] must be [${B}, ${S}]`);
   const K = st.k[attrs.layer];
   const V = st.v[attrs.layer];
   const stride = st.cap * hd;
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
-      const row = (b * T + t) * 3 * D;
-      for (let h = 0; h < H; h++) {
-        copy(x, row + D + h * hd, K, (b * H + h) * stride + (S0 + t) * hd, hd);
-        copy(x, row + 2 * D + h * hd, V, (b * H + h) * stride + (S0 + t) * hd, hd);
+      const n = b * T + t;
+      for (let g = 0; g < KVH; g++) {
+        copy(kr.a, kr.off + n * kr.ld + g * hd, K, (b * KVH + g) * stride + (S0 + t) * hd, hd);
+        copy(vr.a, vr.off + n * vr.ld + g * hd, V, (b * KVH + g) * stride + (S0 + t) * hd, hd);
       }
     }
   }
   const o = alloc(backend, B * T * D);
-  const mv = mask ? vals(backend, mask) : undefined;
+  const mv = inputs.mask ? vals(backend, inputs.mask) : undefined;
   const sh: Shape = { B, H, T, S, hd };
   const simd = getSimd();
   if (T <= SMALL_T && st.simd && hd % 4 === 0) {
-    decodeInPlace(st, attrs.layer, sh, attrs.scale, x, mv, o);
+    decodeInPlace(st, attrs.layer, sh, rep, attrs.scale, qr, mv, o);
   } else {
     const p = decodeScratchOf(T * S);
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
+        const kvOff = (b * KVH + Math.floor(h / rep)) * stride;
         const m = {
-          q: { a: x, off: b * T * 3 * D + h * hd, ld: 3 * D },
-          k: { a: K, off: (b * H + h) * stride, ld: hd },
-          v: { a: V, off: (b * H + h) * stride, ld: hd },
+          q: { a: qr.a, off: qr.off + b * T * qr.ld + h * hd, ld: qr.ld },
+          k: { a: K, off: kvOff, ld: hd },
+          v: { a: V, off: kvOff, ld: hd },
           o: { a: o, off: b * T * D + h * hd, ld: D },
         };
         headForward(simd, sh, attrs.scale, m, p, 0, mv, b, false);
