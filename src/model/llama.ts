@@ -124,7 +124,7 @@ export class Llama implements CausalLM {
 
   createCache(): KVCache {
     const c = this.config;
-    return hasCachedAttention() ? new StoreKVCache(c.numLayers, c.numKvHeads, c.headDim, c.maxPositions) : new ConcatKVCache(c.numLayers);
+    return hasCachedAttention() ? new StoreKVCache(c.numLayers, c.numKvHeads, c.headDim, c.maxPositions, c.numHeads) : new ConcatKVCache(c.numLayers);
   }
 
   private p<R extends tf.Rank>(name: string): tf.Tensor<R> {
@@ -174,7 +174,7 @@ export class Llama implements CausalLM {
         const k = rotary(this.lin(`${h}.self_attn.k_proj`, a), cos, sin, c.numKvHeads);
         const v = this.lin(`${h}.self_attn.v_proj`, a);
         const att = opts.cache
-          ? opts.cache.attend(l, q, k, v, B, c.numHeads, c.numKvHeads, opts.keyMask)
+          ? opts.cache.attendGrouped(l, q, k, v, B, c.numHeads, opts.keyMask)
           : selfAttention(q, k, v, B, c.numHeads, c.numKvHeads, opts.keyMask);
         x = this.lin(`${h}.self_attn.o_proj`, att, x);
         const m = rmsNorm(x, this.p(`${h}.post_attention_layernorm.weight`), c.rmsNormEps) as tf.Tensor2D;
