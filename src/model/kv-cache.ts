@@ -97,12 +97,9 @@ export class ConcatKVCache implements KVCache {
 export class StoreKVCache implements KVCache {
   private readonly store: KVStore;
 
-  /**
-   * kvHeads key/value heads of headSize per layer; queryHeads (default kvHeads) sizes the
-   * decoding scratch for grouped-query attention (attendGrouped with more query heads).
-   */
-  constructor(nLayer: number, kvHeads: number, headSize: number, maxLength: number, queryHeads = kvHeads) {
-    this.store = new KVStore(nLayer, kvHeads, headSize, maxLength, queryHeads);
+  /** kvHeads key/value heads of headSize per layer (attendGrouped's queries may have more heads). */
+  constructor(nLayer: number, kvHeads: number, headSize: number, maxLength: number) {
+    this.store = new KVStore(nLayer, kvHeads, headSize, maxLength);
   }
 
   get length(): number {

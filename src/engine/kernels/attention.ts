@@ -583,9 +583,8 @@ export function cachedAttentionKernel(args: KernelArgs): TensorInfo {
   const T = N / B;
   const D = H * hd;
   const rep = H / KVH;
-  if (KVH !== st.H || hd !== st.hd || H > Math.max(st.H, st.queryHeads)) {
-    throw new Error(`cached attention: ${H} heads over ${KVH} kv heads of ${hd} do not match the cache (${st.H} kv heads of ${st.hd}, up to ${Math.max(st.H, st.queryHeads)} query heads)`);
-  }
+  if (KVH !== st.H || hd !== st.hd) throw new Error(`cached attention: ${KVH} kv heads of ${hd} do not match the cache (${st.H} kv heads of ${st.hd})`);
+  st.useQueryHeads(H);
   if (attrs.layer === 0) st.reserve(B, T);
   const S0 = st.length;
   const S = S0 + T;
