@@ -1,8 +1,11 @@
 /**
  * Adapters on disk in PEFT's format, so any PEFT user can load them:
  *   adapter_config.json          PEFT LoraConfig (peft_type LORA, r, lora_alpha, target_modules, ...)
- *   adapter_model.safetensors    base_model.model.transformer.<layer>.lora_A.weight [r, in]
- *                                base_model.model.transformer.<layer>.lora_B.weight [out, r]
+ *   adapter_model.safetensors    <prefix><layer>.lora_A.weight [r, in]
+ *                                <prefix><layer>.lora_B.weight [out, r]
+ * where the model family gives the prefix (PeftNaming: `base_model.model.transformer.` for
+ * GPT-2, `base_model.model.model.` for the Llama family) and fan_in_fan_out (true only for
+ * GPT-2's Conv1D weights).
  * A CoLoRA client's adapter is written as the equivalent plain LoRA (lora_B = B·S_i), plus
  *   colora_adapter.safetensors   the factors themselves: lora_A, lora_B (shared) and colora_S (personal)
  *   colora_config.json           {"personal": true, ...}
@@ -16,15 +19,14 @@ import { UsageError } from '../util/errors.js';
 import type { AdapterConfig } from './config.js';
 import { mergePersonal, type AdapterState, type LayerFactors } from './state.js';
 import { InjectedAdapter, type AdaptableModel } from './inject.js';
-
-const PREFIX = 'base_model.model.transformer.';
+import type { PeftNaming } from '../model/families.js';
 
 export interface SavedAdapter {
   config: AdapterConfig;
   state: AdapterState;
 }
 
-function peftConfigJson(cfg: AdapterConfig, baseModel: string): Record<string, unknown> {
+function peftConfigJson(cfg: AdapterConfig, baseModel: string, naming: PeftNaming): Record<string, unknown> {
   return {
     peft_type: 'LORA',
     task_type: 'CAUSAL_LM',
@@ -33,7 +35,7 @@ function peftConfigJson(cfg: AdapterConfig, baseModel: string): Record<string, u
     lora_alpha: cfg.alpha,
     lora_dropout: cfg.dropout,
     target_modules: cfg.targets,
-    fan_in_fan_out: true, // GPT-2's Conv1D stores weights [in, out]
+    fan_in_fan_out: naming.fanInFanOut,
     bias: 'none',
     init_lora_weights: true,
     inference_mode: true,
@@ -47,8 +49,9 @@ function dims(f: LayerFactors, rank: number): { inF: number; outF: number } {
   return { inF: f.A.length / rank, outF: f.B.length / rank };
 }
 
-export function saveAdapter(dir: string, cfg: AdapterConfig, state: AdapterState, baseModel: string): void {
+export function saveAdapter(dir: string, cfg: AdapterConfig, state: AdapterState, baseModel: string, naming: PeftNaming): void {
   const r = cfg.rank;
+  const PREFIX = naming.keyPrefix;
   const merged = new Map<string, TensorData>();
   const factors = new Map<string, TensorData>();
   for (const [name, f] of state) {
@@ -67,13 +70,14 @@ export function saveAdapter(dir: string, cfg: AdapterConfig, state: AdapterState
     writeSafetensors(join(dir, 'colora_adapter.safetensors'), factors, { format: 'pt' });
     writeJsonAtomic(join(dir, 'colora_config.json'), { personal: true, factors: 'colora_adapter.safetensors', delta: '(lora_alpha/r) * B @ S @ A' });
   }
-  writeJsonAtomic(join(dir, 'adapter_config.json'), peftConfigJson(cfg, baseModel));
+  writeJsonAtomic(join(dir, 'adapter_config.json'), peftConfigJson(cfg, baseModel, naming));
 }
 
 function layerName(key: string, suffix: string): string | undefined {
   if (!key.endsWith(suffix)) return undefined;
   let name = key.slice(0, -suffix.length);
-  for (const p of ['base_model.model.', 'transformer.']) if (name.startsWith(p)) name = name.slice(p.length);
+  // PEFT's wrapper prefix, then the checkpoint's (GPT-2 `transformer.`, Llama family `model.`).
+  for (const p of ['base_model.model.', 'transformer.', 'model.']) if (name.startsWith(p)) name = name.slice(p.length);
   return name;
 }
 

@@ -99,7 +99,7 @@ export function buildProgram(): Command {
     .option('--ignore-eos', 'do not stop at the end-of-sequence token')
     .option('--json', 'print one JSON object with ids, log-probabilities and text')
     .addOption(backendOption())
-    .action(async (o) => (await import('../model/generate-command.js')).generateCommand(o));
+    .action(async (o) => (await import('../adapters/generate-command.js')).generateCommand(o));
 
   program
     .command('score')

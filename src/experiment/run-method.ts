@@ -23,7 +23,7 @@ import type { PreparedClient, TestItem } from './prepare-data.js';
 
 export interface MethodRunContext {
   /** The frozen model, its tokenizer and special ids (loaded once per process). */
-  session: Pick<ModelSession, 'model' | 'tokenizer' | 'eosId' | 'padId'>;
+  session: Pick<ModelSession, 'model' | 'family' | 'tokenizer' | 'eosId' | 'stopIds' | 'padId'>;
   /** How adapters name their base model (config.model). */
   modelName: string;
   config: ExperimentConfig;
@@ -175,7 +175,7 @@ export async function evaluateClients(ctx: MethodRunContext, adapters: EvalAdapt
       const preds = await evaluateItems(ctx.session.model, ctx.session.tokenizer, items[i], {
         maxNewTokens: config.eval.max_new_tokens,
         batchSize: config.eval.batch_size,
-        eosId: ctx.session.eosId,
+        eosId: ctx.session.stopIds,
         onBatch: (done) => {
           progress.tick(c.name, before + done - ticked);
           ticked = before + done;
@@ -208,7 +208,7 @@ export async function runMethod(ctx: MethodRunContext): Promise<MethodOutcome> {
     } finally {
       adapter.remove();
     }
-    for (const c of ctx.clients) saveAdapter(join(ctx.dir, 'adapters', c.name), adapterCfg, strategy.adapterFor(c.name), ctx.modelName);
+    for (const c of ctx.clients) saveAdapter(join(ctx.dir, 'adapters', c.name), adapterCfg, strategy.adapterFor(c.name), ctx.modelName, ctx.session.family.peft);
     adapters = { config: adapterCfg, stateFor: (client) => strategy.adapterFor(client) };
   }
   const final = adapters && { config: adapters.config, states: new Map(ctx.clients.map((c) => [c.name, adapters!.stateFor(c.name)])) };

@@ -26,9 +26,10 @@ export interface SafetensorsContents {
   metadata: Record<string, string>;
 }
 
-const BYTES: Record<string, number> = {
+export const DTYPE_BYTES: Record<string, number> = {
   BOOL: 1, U8: 1, I8: 1, I16: 2, U16: 2, F16: 2, BF16: 2, I32: 4, U32: 4, F32: 4, I64: 8, U64: 8, F64: 8,
 };
+const BYTES = DTYPE_BYTES;
 
 /** IEEE half → float (exact: every half is representable as a float). */
 function halfToFloat(h: number): number {
@@ -42,18 +43,31 @@ function halfToFloat(h: number): number {
 
 function decodeData(dtype: string, bytes: Uint8Array, n: number): Float32Array {
   const out = new Float32Array(n);
-  if (dtype === 'F32') {
-    new Uint8Array(out.buffer).set(bytes); // safetensors is little-endian, as is every host we run on
-    return out;
+  decodeInto(dtype, bytes, out);
+  return out;
+}
+
+/**
+ * Convert raw little-endian tensor bytes of `dtype` into `out` (float32). With `transpose`, the
+ * bytes hold a [rows, cols] matrix and `out` receives its transpose [cols, rows].
+ */
+export function decodeInto(dtype: string, bytes: Uint8Array, out: Float32Array, transpose?: { rows: number; cols: number }): void {
+  const n = out.length;
+  const dst = transpose !== undefined;
+  if (dtype === 'F32' && !dst) {
+    new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes.subarray(0, 4 * n)); // safetensors is little-endian, as is every host we run on
+    return;
   }
   if (dtype === 'BF16') {
     // bfloat16 is the top half of a float32.
-    const u32 = new Uint32Array(out.buffer);
-    for (let i = 0; i < n; i++) u32[i] = (bytes[2 * i] | (bytes[2 * i + 1] << 8)) << 16;
-    return out;
+    const u32 = new Uint32Array(out.buffer, out.byteOffset, n);
+    if (!dst) for (let i = 0; i < n; i++) u32[i] = (bytes[2 * i] | (bytes[2 * i + 1] << 8)) << 16;
+    else transposeLoop(transpose!, (i, j) => (u32[j] = (bytes[2 * i] | (bytes[2 * i + 1] << 8)) << 16));
+    return;
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const read: Record<string, (i: number) => number> = {
+    F32: (i) => view.getFloat32(4 * i, true),
     F16: (i) => halfToFloat(view.getUint16(2 * i, true)),
     F64: (i) => view.getFloat64(8 * i, true),
     BOOL: (i) => view.getUint8(i),
@@ -67,8 +81,13 @@ function decodeData(dtype: string, bytes: Uint8Array, n: number): Float32Array {
     U64: (i) => Number(view.getBigUint64(8 * i, true)),
   };
   const f = read[dtype];
-  for (let i = 0; i < n; i++) out[i] = f(i);
-  return out;
+  if (!dst) for (let i = 0; i < n; i++) out[i] = f(i);
+  else transposeLoop(transpose!, (i, j) => (out[j] = f(i)));
+}
+
+/** Visit source index i of a row-major [rows, cols] matrix with its transposed index j. */
+function transposeLoop(t: { rows: number; cols: number }, visit: (i: number, j: number) => void): void {
+  for (let r = 0; r < t.rows; r++) for (let c = 0; c < t.cols; c++) visit(r * t.cols + c, c * t.rows + r);
 }
 
 /** Parse a whole safetensors file held in memory; `file` is named in every error. */

@@ -13,9 +13,11 @@
  * binaries), the tokenizer engine transformers.js itself wraps, @huggingface/tokenizers, is used
  * directly: `PreTrainedTokenizer.encode/decode` only forward to it, so ids are the same.
  *
- * encode() applies whatever the file's post_processor says (add_special_tokens: true, the
- * transformers.js default); the files train-bpe.ts writes have none, so encoding is plain and the
- * data pipeline appends EOS itself. Special-token text such as "<|endoftext|>" inside the input
+ * encode() is plain text → ids (add_special_tokens: false); the data pipeline puts `prefixIds`
+ * before a prompt and appends EOS itself. `prefixIds` is [BOS] when tokenizer_config.json's
+ * add_bos_token is true, [] when it is false, and otherwise what the tokenizer.json
+ * post_processor puts in front (Llama 2 / Mistral / Llama 3 files add BOS there; GPT-2 and Qwen2
+ * add nothing). Special-token text such as "<|endoftext|>" inside the input
  * is recognised as that one token, as in Hugging Face. decode() keeps special tokens.
  */
 import { readFileSync, statSync } from 'node:fs';
@@ -31,6 +33,8 @@ export interface Tokenizer {
   bosTokenId?: number;
   /** From tokenizer_config.json pad_token, else EOS (transformers.js's fallback). */
   padTokenId?: number;
+  /** Ids every prompt starts with (BOS for Llama-style tokenizers, none for GPT-2's). */
+  prefixIds?: number[];
 }
 
 export type TokenizerEngine = 'transformers' | 'tokenizers';
@@ -42,7 +46,7 @@ export interface LoadedTokenizer extends Tokenizer {
 
 /** What both engines give for one parsed tokenizer. */
 interface Core {
-  encode(text: string): number[];
+  encode(text: string, addSpecialTokens: boolean): number[];
   decode(ids: number[]): string;
   vocab: Map<string, number>;
   tokenId(role: 'eos_token' | 'bos_token' | 'pad_token'): number | undefined;
@@ -70,15 +74,27 @@ export async function loadTokenizer(
   }
   let maxId = -1;
   for (const id of core.vocab.values()) maxId = Math.max(maxId, id);
+  const bos = core.tokenId('bos_token');
   return {
     engine,
-    encode: (text) => core.encode(text),
+    encode: (text) => core.encode(text, false),
     decode: (ids) => (ids.length === 0 ? '' : core.decode(ids)),
     vocabSize: maxId + 1,
     eosTokenId: core.tokenId('eos_token'),
     bosTokenId: core.tokenId('bos_token'),
     padTokenId: core.tokenId('pad_token') ?? core.tokenId('eos_token'),
+    prefixIds: prefixIds(core, config, bos),
   };
+}
+
+/** What goes before a prompt: add_bos_token decides when it is set, else the post_processor. */
+function prefixIds(core: Core, config: Record<string, unknown>, bos: number | undefined): number[] {
+  if (typeof config.add_bos_token === 'boolean') return config.add_bos_token && bos !== undefined ? [bos] : [];
+  const plain = core.encode('a', false);
+  const full = core.encode('a', true);
+  const at = full.length - plain.length;
+  // The post_processor's leading special tokens (a template "$A" with nothing before adds none).
+  return at > 0 && plain.every((id, i) => full[at + i] === id) ? full.slice(0, at) : [];
 }
 
 function isFile(path: string): boolean {
@@ -128,7 +144,7 @@ async function transformersBuild(): Promise<Build> {
     const tk = new Cls(tokenizerJson, config);
     const ids = { eos_token: tk.eos_token_id, bos_token: tk.bos_token_id, pad_token: tk.pad_token_id };
     return {
-      encode: (text) => tk.encode(text),
+      encode: (text, addSpecialTokens) => tk.encode(text, { add_special_tokens: addSpecialTokens }),
       decode: (ids) => tk.decode(ids),
       vocab: tk.get_vocab(),
       // transformers.js already falls back from pad to eos; loadTokenizer does the same for both.
@@ -142,7 +158,7 @@ async function tokenizersBuild(): Promise<Build> {
   return (tokenizerJson, config) => {
     const tk = new HfTokenizer(tokenizerJson, config);
     return {
-      encode: (text) => tk.encode(text).ids,
+      encode: (text, addSpecialTokens) => tk.encode(text, { add_special_tokens: addSpecialTokens }).ids,
       decode: (ids) => tk.decode(ids),
       vocab: tk.get_vocab(),
       tokenId: (role) => {

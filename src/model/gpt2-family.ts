@@ -1,0 +1,16 @@
+/** GPT-2 (model_type `gpt2`) in the family registry: Conv1D weights [in, out], `transformer.` keys. */
+import type { ModelFamily } from './families.js';
+import { loadGPT2 } from './checkpoint.js';
+import { parseGPT2Config } from './config.js';
+import { gpt2Info } from './gpt2.js';
+
+export const gpt2Family: ModelFamily = {
+  name: 'gpt2',
+  modelTypes: ['gpt2'],
+  targetModules: ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'],
+  // PEFT's TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING["gpt2"].
+  defaultTargets: ['attn.c_attn'],
+  peft: { keyPrefix: 'base_model.model.transformer.', fanInFanOut: true },
+  readInfo: (raw, file) => gpt2Info(parseGPT2Config(raw, file)),
+  load: loadGPT2,
+};
