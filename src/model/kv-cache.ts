@@ -97,9 +97,12 @@ export class ConcatKVCache implements KVCache {
 export class StoreKVCache implements KVCache {
   private readonly store: KVStore;
 
-  /** kvHeads key/value heads of headSize per layer (attendGrouped's queries may have more heads). */
-  constructor(nLayer: number, kvHeads: number, headSize: number, maxLength: number) {
-    this.store = new KVStore(nLayer, kvHeads, headSize, maxLength);
+  /**
+   * kvHeads key/value heads of headSize per layer. queryHeads (default kvHeads) sizes the
+   * decoding scratch up front for attendGrouped's queries; the store grows it when asked for more.
+   */
+  constructor(nLayer: number, kvHeads: number, headSize: number, maxLength: number, queryHeads = kvHeads) {
+    this.store = new KVStore(nLayer, kvHeads, headSize, maxLength, queryHeads);
   }
 
   get length(): number {
