@@ -184,7 +184,7 @@ test('grouped-query decoding: the in-place KV store (kv heads only) equals the t
   ]) {
     const data = { q: randn(rng, [3 * total, sh.H * sh.hd]), k: randn(rng, [3 * total, sh.KVH * sh.hd]), v: randn(rng, [3 * total, sh.KVH * sh.hd]) };
     const run = (store: boolean) => () => {
-      const cache = store ? new StoreKVCache(2, sh.KVH, sh.hd, total, sh.H) : new ConcatKVCache(2);
+      const cache = store ? new StoreKVCache(2, sh.KVH, sh.hd, total) : new ConcatKVCache(2);
       const outs = decodeSteps(cache, sh, data, total);
       cache.dispose();
       return outs;

@@ -48,8 +48,11 @@ export class KVStore {
   private static readonly spare: SimdRuntime[] = [];
   static readonly SPARE_MAX_BYTES = 64 * 2 ** 20;
 
-  /** H key/value heads of hd; queryHeads (>= H) only sizes the scratch of a decoding step's queries. */
-  constructor(readonly nLayer: number, readonly H: number, readonly hd: number, readonly maxLength: number, readonly queryHeads = H) {
+  /**
+   * H key/value heads of hd. queryHeads only sizes the scratch for a decoding step's queries
+   * (grouped-query attention has more query heads than kv heads); useQueryHeads grows it.
+   */
+  constructor(readonly nLayer: number, readonly H: number, readonly hd: number, readonly maxLength: number, public queryHeads = H) {
     this.simd = KVStore.spare.pop() ?? newSimdInstance();
     KVStore.live.set(this.id, this);
   }
@@ -63,6 +66,13 @@ export class KVStore {
     // Room to decode as many positions again as the prompt (or double): few regrowths.
     const cap = Math.max(need, Math.min(this.maxLength, Math.max(64, 2 * this.cap, 2 * need)));
     this.relayout(this.B, cap, (r) => r);
+  }
+
+  /** Make the decoding scratch hold the queries of `heads` query heads. */
+  useQueryHeads(heads: number): void {
+    if (heads <= this.queryHeads) return;
+    this.queryHeads = heads;
+    if (this.k.length > 0) this.relayout(this.B, this.cap, (r) => r);
   }
 
   /** Keep only these batch rows, in this order. */

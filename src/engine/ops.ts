@@ -301,6 +301,8 @@ export function mergeHeads(o: tf.Tensor4D): tf.Tensor2D {
  * (eps inside the root, the weight applied after normalising).
  */
 export function rmsNorm(x: tf.Tensor, weight: tf.Tensor1D, eps: number): tf.Tensor {
+  // The kernel's second output (1/rms per row) is saved for backprop by the engine.
+  if (fused(K.RMS_NORM)) return tf.tidy(() => run(K.RMS_NORM, { x, weight }, { eps })[0]);
   return compositeRmsNorm(x, weight, eps);
 }
 
@@ -318,7 +320,17 @@ function compositeRmsNorm(x: tf.Tensor, weight: tf.Tensor1D, eps: number): tf.Te
  * each row's own angles, so left-padded batches (per-row positions) need nothing special.
  */
 export function rotary(x: tf.Tensor2D, cos: tf.Tensor2D, sin: tf.Tensor2D, heads: number): tf.Tensor2D {
-  return compositeRotary(x, cos, sin, heads);
+  if (!fused(K.ROTARY)) return compositeRotary(x, cos, sin, heads);
+  if (!tf.engine().isTapeOn()) return run(K.ROTARY, { x, cos, sin }, { heads })[0] as tf.Tensor2D;
+  // cos and sin are constants (no gradient): saved with the function, not inputs of it.
+  const f = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([cos, sin]);
+    return {
+      value: run(K.ROTARY, { x, cos, sin }, { heads })[0],
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => run(K.ROTARY_GRAD, { dy, cos: saved[0], sin: saved[1] }, { heads })[0],
+    };
+  }) as CustomGradFunc) as (x: tf.Tensor) => tf.Tensor;
+  return f(x) as tf.Tensor2D;
 }
 
 function compositeRotary(x: tf.Tensor2D, cos: tf.Tensor2D, sin: tf.Tensor2D, heads: number): tf.Tensor2D {
@@ -336,8 +348,15 @@ function compositeRotary(x: tf.Tensor2D, cos: tf.Tensor2D, sin: tf.Tensor2D, hea
 
 /** The SwiGLU gate of a Llama MLP: silu(gate) · up = gate · sigmoid(gate) · up. */
 export function swiglu(gate: tf.Tensor2D, up: tf.Tensor2D): tf.Tensor2D {
-  return compositeSwiglu(gate, up);
+  if (!fused(K.SWIGLU)) return compositeSwiglu(gate, up);
+  if (!tf.engine().isTapeOn()) return run(K.SWIGLU, { gate, up })[0] as tf.Tensor2D;
+  return fusedSwiglu(gate, up);
 }
+
+const fusedSwiglu = tf.customGrad(((gate: tf.Tensor, up: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([gate, up]);
+  return { value: run(K.SWIGLU, { gate, up })[0], gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => run(K.SWIGLU_GRAD, { dy, gate: saved[0], up: saved[1] }) };
+}) as CustomGradFunc) as (gate: tf.Tensor, up: tf.Tensor) => tf.Tensor2D;
 
 function compositeSwiglu(gate: tf.Tensor2D, up: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D);
@@ -351,7 +370,27 @@ function compositeSwiglu(gate: tf.Tensor2D, up: tf.Tensor2D): tf.Tensor2D {
  */
 export function selfAttention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, batch: number, heads: number, kvHeads: number, keyMask?: tf.Tensor2D): tf.Tensor2D {
   checkGrouped(q, k, heads, kvHeads);
+  if (fused(K.ATTENTION_GQA)) return fusedGroupedAttention(q, k, v, batch, heads, keyMask);
   return groupedSelfAttention(q, k, v, batch, heads, kvHeads, keyMask, false);
+}
+
+/** The fused kernel returns [out, P]; P is saved for the backward, the key mask with the function. */
+function fusedGroupedAttention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, batch: number, heads: number, keyMask?: tf.Tensor2D): tf.Tensor2D {
+  const attrs = { batch, heads, scale: 1 / Math.sqrt(q.shape[1] / heads) };
+  const withMask = (m: tf.NamedTensorMap, mask = keyMask) => (mask ? { ...m, mask } : m);
+  if (!tf.engine().isTapeOn()) return tf.tidy(() => run(K.ATTENTION_GQA, withMask({ q, k, v }), attrs)[0] as tf.Tensor2D);
+  const f = tf.customGrad(((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [o, p] = run(K.ATTENTION_GQA, withMask({ q, k, v }), attrs);
+    save(keyMask ? [q, k, v, p, keyMask] : [q, k, v, p]);
+    return {
+      value: o,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sq, sk, sv, sp, sm] = saved;
+        return run(K.ATTENTION_GQA_GRAD, withMask({ dy, q: sq, k: sk, v: sv, p: sp }, sm as tf.Tensor2D | undefined), attrs);
+      },
+    };
+  }) as CustomGradFunc) as (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor;
+  return f(q, k, v) as tf.Tensor2D;
 }
 
 function checkGrouped(q: tf.Tensor2D, k: tf.Tensor2D, heads: number, kvHeads: number): void {

@@ -98,8 +98,8 @@ export class StoreKVCache implements KVCache {
   private readonly store: KVStore;
 
   /**
-   * kvHeads key/value heads of headSize per layer; queryHeads (default kvHeads) sizes the
-   * decoding scratch for grouped-query attention (attendGrouped with more query heads).
+   * kvHeads key/value heads of headSize per layer. queryHeads (default kvHeads) sizes the
+   * decoding scratch up front for attendGrouped's queries; the store grows it when asked for more.
    */
   constructor(nLayer: number, kvHeads: number, headSize: number, maxLength: number, queryHeads = kvHeads) {
     this.store = new KVStore(nLayer, kvHeads, headSize, maxLength, queryHeads);
