@@ -6,8 +6,10 @@
  *   dg = dy · u · σ(g) · (1 + g · (1 − σ(g))),   du = dy · g · σ(g)
  *
  * σ is recomputed in the backward (one exp per element) rather than kept: the MLP's widest
- * activation is not stored twice.
+ * activation is not stored twice. With WebAssembly SIMD both passes run as f32x4 loops over
+ * chunks staged in the module's memory (the exp dominates; see simd/kernels.ts).
  */
+import { CHUNK, getSimd, stagedChunks } from '../simd/runtime.js';
 import { fexp } from './fast-math.js';
 import { alloc, f32, out, sizeOf, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
 
@@ -26,7 +28,10 @@ export function swigluKernel(args: KernelArgs): TensorInfo {
   const g = f32(backend, gate);
   const u = f32(backend, up);
   const y = alloc(backend, n);
-  for (let i = 0; i < n; i++) {
+  const simd = getSimd();
+  const B = CHUNK * 4;
+  const done = simd ? stagedChunks(simd, n & ~3, [g, u], [[y, 2]], (len) => simd.fn.swiglu(0, B, 2 * B, len)) : 0;
+  for (let i = done; i < n; i++) {
     const v = g[i];
     y[i] = (v / (1 + fexp(-v))) * u[i];
   }
@@ -43,7 +48,10 @@ export function swigluGradKernel(args: KernelArgs): TensorInfo[] {
   const u = f32(backend, up);
   const dg = alloc(backend, n);
   const du = alloc(backend, n);
-  for (let i = 0; i < n; i++) {
+  const simd = getSimd();
+  const B = CHUNK * 4;
+  const done = simd ? stagedChunks(simd, n & ~3, [d, g, u], [[dg, 3], [du, 4]], (len) => simd.fn.swigluGrad(0, B, 2 * B, 3 * B, 4 * B, len)) : 0;
+  for (let i = done; i < n; i++) {
     const v = g[i];
     const s = 1 / (1 + fexp(-v));
     const dv = d[i];

@@ -710,6 +710,67 @@ function adamw(): Code {
   return c;
 }
 
+/** v128 local s = σ(v) = 1 / (1 + e^(−v)) for the v128 local v (SwiGLU's gate). */
+function emitSigmoid(c: Code, k: Consts, v: number, s: number, z: number, t: { n: number; g: number }): void {
+  c.get(k.get(0)).get(v).f32x4Sub().set(z);
+  emitExp(c, k, z, s, t, false);
+  c.get(k.get(1)).get(k.get(1)).get(s).f32x4Add().f32x4Div().set(s);
+}
+
+/** swiglu(g, u, y, n): y = g · σ(g) · u over n floats (n % 4 == 0). */
+function swiglu(): Code {
+  const [g, u, y, n] = [0, 1, 2, 3];
+  const c = new Code([I32, I32, I32, I32]);
+  const i = c.local(I32);
+  const end = c.local(I32);
+  const v = c.local(V128);
+  const z = c.local(V128);
+  const s = c.local(V128);
+  const t = { n: c.local(V128), g: c.local(V128) };
+  const k = new Consts(c);
+  c.get(n).i32(2).i32Shl().set(end);
+  c.i32(0).set(i);
+  c.block().loop();
+  c.get(i).get(end).i32GeS().brIf(1);
+  c.get(g).get(i).i32Add().v128Load().set(v);
+  emitSigmoid(c, k, v, s, z, t);
+  c.get(y).get(i).i32Add().get(v).get(s).f32x4Mul().get(u).get(i).i32Add().v128Load().f32x4Mul().v128Store();
+  c.get(i).i32(16).i32Add().set(i);
+  c.br(0).end().end();
+  return c;
+}
+
+/** swigluGrad(dy, g, u, dg, du, n): dg = dy·u·σ(g)·(1 + g·(1 − σ(g))), du = dy·g·σ(g) (n % 4 == 0). */
+function swigluGrad(): Code {
+  const [dy, g, u, dg, du, n] = [0, 1, 2, 3, 4, 5];
+  const c = new Code([I32, I32, I32, I32, I32, I32]);
+  const i = c.local(I32);
+  const end = c.local(I32);
+  const v = c.local(V128);
+  const z = c.local(V128);
+  const s = c.local(V128);
+  const d = c.local(V128);
+  const t = { n: c.local(V128), g: c.local(V128) };
+  const k = new Consts(c);
+  const one = k.get(1);
+  c.get(n).i32(2).i32Shl().set(end);
+  c.i32(0).set(i);
+  c.block().loop();
+  c.get(i).get(end).i32GeS().brIf(1);
+  c.get(g).get(i).i32Add().v128Load().set(v);
+  emitSigmoid(c, k, v, s, z, t);
+  // d = dy · σ(g)
+  c.get(dy).get(i).i32Add().v128Load().get(s).f32x4Mul().set(d);
+  c.get(du).get(i).i32Add().get(d).get(v).f32x4Mul().v128Store();
+  c.get(dg).get(i).i32Add();
+  c.get(d).get(u).get(i).i32Add().v128Load().f32x4Mul();
+  c.get(one).get(v).get(one).get(s).f32x4Sub().f32x4Mul().f32x4Add();
+  c.f32x4Mul().v128Store();
+  c.get(i).i32(16).i32Add().set(i);
+  c.br(0).end().end();
+  return c;
+}
+
 export function simdModuleBytes(): Uint8Array<ArrayBuffer> {
   return buildModule(
     {
@@ -725,6 +786,8 @@ export function simdModuleBytes(): Uint8Array<ArrayBuffer> {
       attentionValues: attentionValues(),
       expInPlace: expInPlace(),
       adamw: adamw(),
+      swiglu: swiglu(),
+      swigluGrad: swigluGrad(),
     },
     16,
   );
