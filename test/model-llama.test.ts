@@ -129,14 +129,16 @@ test('llama family: a missing tensor names it and the directory, a wrong shape n
   assert.throws(() => loadModel(untied), usage(/config\.json: the config implies 5456 parameters, but .*model\.safetensors declare only 4688/));
 });
 
-test('mistral: a sequence longer than sliding_window is exit 2 saying so', async (t) => {
+test('mistral: the sliding window bounds the context; a longer sequence is exit 2 saying so', async (t) => {
   await useBackend('cpu');
   const dir = variant(t, 'mistral', (c) => (c.sliding_window = 6));
   const { model } = loadModel(dir);
   try {
-    await assert.rejects(generate(model, [[1, 2, 3, 4]], { maxNewTokens: 6 }), usage(/mistral: the sequence has 7 positions, more than its sliding_window \(6\)/));
-    const ok = await generate(model, [[1, 2, 3, 4]], { maxNewTokens: 2 });
-    assert.equal(ok.outputIds[0].length, 2);
+    assert.equal(model.info.contextLength, 6);
+    assert.throws(() => model.forward(tf.tensor2d([[1, 2, 3, 4, 5, 6, 7]], undefined, 'int32')), usage(/mistral: the sequence has 7 positions, more than its sliding_window \(6\)/));
+    // Generation stops at the window instead (prompt 4 + 2 = 6 positions).
+    const out = await generate(model, [[1, 2, 3, 4]], { maxNewTokens: 6 });
+    assert.equal(out.outputIds[0].length, 2);
   } finally {
     model.dispose();
   }

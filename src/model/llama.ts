@@ -64,7 +64,8 @@ export function llamaInfo(c: LlamaConfig): ModelInfo {
     family: 'llama',
     modelType: c.modelType,
     vocabSize: c.vocabSize,
-    contextLength: c.maxPositions,
+    // Within the sliding window full attention is exact, so the window bounds what callers feed.
+    contextLength: Math.min(c.maxPositions, c.slidingWindow ?? Infinity),
     hiddenSize: c.hiddenSize,
     ...(c.bosTokenId !== undefined ? { bosTokenId: c.bosTokenId } : {}),
     eosTokenIds: c.eosTokenIds,
