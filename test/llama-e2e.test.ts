@@ -6,12 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
 import { parse } from 'yaml';
-import { loadAdapter } from '../src/adapters/peft-io.js';
+import { loadModel } from '../src/model/families.js';
+import { applyAdapterDir, loadAdapter } from '../src/adapters/peft-io.js';
 import { mergePersonal } from '../src/adapters/state.js';
 import { readJsonl, readResultsCsv } from '../src/experiment/results-files.js';
 import type { RoundLog } from '../src/experiment/run-method.js';
@@ -81,6 +83,24 @@ expect:
   const exact = loadAdapter(adapterDir);
   const f = exact.state.get('layers.1.self_attn.v_proj')!;
   assert.deepEqual(merged.get(key(1, 'v_proj', 'B'))!.data, mergePersonal(f.B, f.S!, 4));
+
+  // What PEFT loads (adapter_config.json + adapter_model.safetensors alone) computes what the exact factors do.
+  const mergedOnly = join(work, 'merged-only');
+  mkdirSync(mergedOnly);
+  for (const f of ['adapter_config.json', 'adapter_model.safetensors']) copyFileSync(join(adapterDir, f), join(mergedOnly, f));
+  await tf.setBackend('cpu');
+  const { model: lm } = loadModel(model);
+  const ids = tf.tensor2d([[0, 5, 9, 30, 7, 2]], undefined, 'int32');
+  const logitsWith = (dir: string) => {
+    const a = applyAdapterDir(lm, dir);
+    const l = lm.forward(ids).dataSync().slice();
+    a.remove();
+    return l;
+  };
+  const [viaExact, viaMerged, plain] = [logitsWith(adapterDir), logitsWith(mergedOnly), lm.forward(ids).dataSync()];
+  assert.ok(viaExact.some((v, i) => Math.abs(v - plain[i]) > 1e-4), 'the trained adapter changes the logits');
+  assert.ok(viaExact.every((v, i) => Math.abs(v - viaMerged[i]) < 1e-5), 'merged export = exact factors');
+  lm.dispose();
 
   const g = colora(['generate', '--model', model, '--adapter', adapterDir, '--prompt', 'Remove every even number', '--max-new-tokens', '3', '--json', '--backend', 'cpu']);
   assert.equal(g.status, 0, g.stderr);
