@@ -160,7 +160,17 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** The `colora` entry point (bin/colora): runs the command and sets the process exit code. */
 export async function main(argv: string[]): Promise<void> {
+  process.exitCode = await runCli(argv);
+}
+
+/**
+ * Run one command line in this process and return its exit code (0, 2, 3 or 1) instead of
+ * exiting; errors are written to stderr as one line, as `colora` prints them. `argv` is
+ * process.argv-shaped (node, script, ...args). Tests (the fuzz test) call this directly.
+ */
+export async function runCli(argv: string[]): Promise<number> {
   const program = buildProgram();
   program.exitOverride();
   for (const c of program.commands) {
@@ -169,9 +179,15 @@ export async function main(argv: string[]): Promise<void> {
   }
   try {
     await program.parseAsync(argv);
+    return 0;
   } catch (err) {
-    process.exitCode = exitCodeFor(err);
+    return exitCodeFor(err);
   }
+}
+
+/** The contract promises one line: a message that quotes input (a JSON excerpt) may hold newlines. */
+function oneLine(message: string): string {
+  return message.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }
 
 function exitCodeFor(err: unknown): number {
@@ -181,11 +197,11 @@ function exitCodeFor(err: unknown): number {
     return err.exitCode === 0 ? 0 : 2;
   }
   if (err instanceof ColoraError) {
-    process.stderr.write(`colora: ${err.message}\n`);
+    process.stderr.write(`colora: ${oneLine(err.message)}\n`);
     return err.exitCode;
   }
   const e = err as Error;
-  process.stderr.write(`colora: ${e?.message ?? String(err)}\n`);
+  process.stderr.write(`colora: ${oneLine(String(e?.message ?? err))}\n`);
   if (process.env.COLORA_DEBUG && e?.stack) process.stderr.write(`${e.stack}\n`);
   else process.stderr.write('(set COLORA_DEBUG=1 for a stack trace)\n');
   return 1;

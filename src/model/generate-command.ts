@@ -54,6 +54,9 @@ export async function generateCommand(
       if (!tokenizer) throw new UsageError(`--prompt: ${modelDir} has no tokenizer; pass token ids with --input-ids instead`);
       inputIds = tokenizer.encode(opts.prompt!);
       if (inputIds.length === 0) throw new UsageError('--prompt: the text encodes to no tokens');
+      const outside = inputIds.find((id) => !(id >= 0 && id < model.config.vocabSize));
+      if (outside !== undefined)
+        throw new UsageError(`${modelDir}: tokenizer.json gives token id ${outside} for the prompt, outside the model's vocab_size ${model.config.vocabSize}`);
     }
     if (inputIds.length >= model.config.nPositions) {
       throw new UsageError(`generate: the prompt has ${inputIds.length} tokens; the model's n_positions (${model.config.nPositions}) leaves no room to generate`);

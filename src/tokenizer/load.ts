@@ -18,9 +18,10 @@
  * data pipeline appends EOS itself. Special-token text such as "<|endoftext|>" inside the input
  * is recognised as that one token, as in Hugging Face. decode() keeps special tokens.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../util/errors.js';
+import { readJsonFile } from '../util/text-file.js';
 
 export interface Tokenizer {
   encode(text: string): number[];
@@ -90,12 +91,7 @@ function isFile(path: string): boolean {
 }
 
 function readJsonObject(path: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new UsageError(`${path}: not valid JSON: ${(err as Error).message}`);
-  }
+  const value = readJsonFile(path, 'tokenizer file');
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new UsageError(`${path}: expected a JSON object`);
   }

@@ -68,11 +68,11 @@ export interface ReadTextOptions {
   bom: 'strip' | 'refuse';
   /** What the file is, for "not found" messages (e.g. 'task file'). */
   what?: string;
-  /** Refuse files larger than this many bytes (default: 1 GiB). */
+  /** Refuse files larger than this many bytes (default: 256 MiB; a JS string holds at most ~512 MB). */
   maxBytes?: number;
 }
 
-export const DEFAULT_MAX_TEXT_BYTES = 1 << 30;
+export const DEFAULT_MAX_TEXT_BYTES = 256 * 2 ** 20;
 
 /** Read a text file a user gave us: exists, is a file, within size, strict UTF-8, BOM handled. */
 export function readTextFile(file: string, opts: ReadTextOptions): string {
