@@ -177,8 +177,16 @@ export async function runCli(argv: string[]): Promise<number> {
     c.exitOverride();
     for (const s of c.commands) s.exitOverride();
   }
+  return runGuarded(() => program.parseAsync(argv));
+}
+
+/**
+ * Run `body` as a command: 0 when it returns, otherwise the error's exit code with its one line
+ * on stderr (what `colora` does for every command). Also used to run loaders in tests.
+ */
+export async function runGuarded(body: () => Promise<unknown>): Promise<number> {
   try {
-    await program.parseAsync(argv);
+    await body();
     return 0;
   } catch (err) {
     return exitCodeFor(err);
