@@ -58,7 +58,7 @@ function record(target: FuzzTarget, i: number, c: FuzzCase, dir: string, o: Outc
   mkdirSync(kept, { recursive: true });
   cpSync(dir, kept, { recursive: true });
   failures.push(
-    `seed ${SEED}, ${target.name} case ${i}: ${why}\n  damage: ${c.how.slice(0, 300)}\n  input: ${c.input.replace(dir, kept)}\n` +
+    `seed ${SEED} (rerun: COLORA_FUZZ_SEED=${SEED} node --test dist/test/fuzz.test.js), ${target.name} case ${i}: ${why}\n  damage: ${c.how.slice(0, 300)}\n  input: ${c.input.replace(dir, kept)}\n` +
       `  ${c.argv ? `colora ${c.argv.map((a) => a.replace(dir, kept)).join(' ')}` : 'loader call'}\n  stderr: ${o.stderr.slice(0, 600).replace(/\n/g, '\n    ')}`,
   );
 }

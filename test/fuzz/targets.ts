@@ -143,6 +143,18 @@ export const TARGETS: FuzzTarget[] = [
     },
   },
   {
+    name: 'NI task file (data inspect)',
+    cases: 15,
+    make(rng, fx, dir) {
+      const tasks = copy(fx.tasksDir, join(dir, 'tasks'));
+      const name = pick(rng, TASKS);
+      const input = join(tasks, `${name}.json`);
+      const m = mutateJsonFile(rng, json(input), TASK_KEYS);
+      writeFileSync(input, m.bytes);
+      return { argv: ['data', 'inspect', '--tasks-dir', tasks, '--task', name, '--examples', '2'], input, how: `${input}: ${m.how}` };
+    },
+  },
+  {
     name: 'YAML experiment config (check)',
     cases: 50,
     make(rng, fx, dir) {
