@@ -19,6 +19,8 @@ import { YamlSource } from '../src/config/yaml-source.js';
 import { readLines } from '../src/util/line-reader.js';
 import { MAX_SCORE_LINE_BYTES } from '../src/metrics/score-input.js';
 import { UsageError } from '../src/util/errors.js';
+import { firstInvalidUtf8 } from '../src/util/text-file.js';
+import { Rng } from '../src/util/rng.js';
 import { buildFixture, TASKS, type Fixture } from './fuzz/fixtures.js';
 import { runColora, type CliOutcome } from './helpers/run-cli.js';
 
@@ -216,4 +218,27 @@ test('an adapter whose layers do not fit the model is exit 2 naming the director
   const A = st.tensors.get('base_model.model.transformer.h.0.attn.c_attn.lora_A.weight')!;
   writeSafetensors(f, { 'base_model.model.transformer.h.0.attn.c_attn.lora_A.weight': { shape: [A.shape[0], A.shape[1] + 1], data: new Float32Array(A.shape[0] * (A.shape[1] + 1)) }, [B0]: st.tensors.get(B0)! });
   exit2(await runColora(['generate', '--model', fx.modelDir, '--adapter', adapter, '--input-ids', '1', '--max-new-tokens', '1']), /wide-adapter: layer h\.0\.attn\.c_attn: lora_A holds 34 values, but this model's layer \(16 in, 48 out\) at rank 2 needs 32/);
+});
+
+test('the UTF-8 locator agrees with the strict decoder on random bytes and names the first bad byte', () => {
+  const rng = new Rng(5, 'utf8');
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let invalid = 0;
+  for (let n = 0; n < 3000; n++) {
+    const b = new Uint8Array(1 + Math.floor(rng.next() * 12));
+    for (let i = 0; i < b.length; i++) b[i] = rng.next() < 0.5 ? 0x80 + Math.floor(rng.next() * 0x80) : Math.floor(rng.next() * 0x80);
+    let valid = true;
+    try {
+      decoder.decode(b);
+    } catch {
+      valid = false;
+    }
+    const at = firstInvalidUtf8(b);
+    assert.equal(at === -1, valid, `bytes ${[...b].map((x) => x.toString(16))}`);
+    if (!valid) {
+      invalid++;
+      assert.doesNotThrow(() => decoder.decode(b.subarray(0, at)), 'everything before the named byte is valid');
+    }
+  }
+  assert.ok(invalid > 1000);
 });
