@@ -73,13 +73,22 @@ export async function loadTokenizer(
   for (const id of core.vocab.values()) maxId = Math.max(maxId, id);
   return {
     engine,
-    encode: (text) => core.encode(text),
-    decode: (ids) => (ids.length === 0 ? '' : core.decode(ids)),
+    // A tokenizer.json that builds but fails on use (a broken normalizer or decoder) is the file's fault.
+    encode: (text) => unusable(jsonPath, 'encode', () => core.encode(text)),
+    decode: (ids) => (ids.length === 0 ? '' : unusable(jsonPath, 'decode', () => core.decode(ids))),
     vocabSize: maxId + 1,
     eosTokenId: core.tokenId('eos_token'),
     bosTokenId: core.tokenId('bos_token'),
     padTokenId: core.tokenId('pad_token') ?? core.tokenId('eos_token'),
   };
+}
+
+function unusable<T>(file: string, what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    throw new UsageError(`${file}: the tokenizer cannot ${what}: ${(err as Error).message}`);
+  }
 }
 
 function isFile(path: string): boolean {
