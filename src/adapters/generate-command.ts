@@ -58,6 +58,9 @@ export async function generateCommand(
       const text = tokenizer.encode(opts.prompt!);
       if (text.length === 0) throw new UsageError('--prompt: the text encodes to no tokens');
       inputIds = [...(tokenizer.prefixIds ?? []), ...text];
+      const outside = inputIds.find((id) => !(id >= 0 && id < model.info.vocabSize));
+      if (outside !== undefined)
+        throw new UsageError(`${modelDir}: tokenizer.json gives token id ${outside} for the prompt, outside the model's vocab_size ${model.info.vocabSize}`);
     }
     const ctx = model.info.contextLength;
     if (inputIds.length >= ctx) {

@@ -11,11 +11,12 @@
  *   colora_config.json           {"personal": true, ...}
  * so colora reloads the exact factors and PEFT loads the merged adapter.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors, writeSafetensors, type TensorData } from '../model/safetensors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UsageError } from '../util/errors.js';
+import { ConfigFields } from '../model/config-fields.js';
 import type { AdapterConfig } from './config.js';
 import { mergePersonal, type AdapterState, type LayerFactors } from './state.js';
 import { InjectedAdapter, type AdaptableModel } from './inject.js';
@@ -81,21 +82,21 @@ function layerName(key: string, suffix: string): string | undefined {
   return name;
 }
 
+/** Largest LoRA rank a saved adapter may declare (far above any useful rank; below what breaks an allocation). */
+export const MAX_ADAPTER_RANK = 65536;
+
 export function loadAdapter(dir: string): SavedAdapter {
   const cfgFile = join(dir, 'adapter_config.json');
   if (!existsSync(cfgFile)) throw new UsageError(`${dir}: not an adapter directory (no adapter_config.json)`);
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(readFileSync(cfgFile, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`${cfgFile}: invalid JSON: ${(e as Error).message}`);
-  }
-  if (raw.peft_type !== 'LORA') throw new UsageError(`${cfgFile}: peft_type: expected "LORA", got ${JSON.stringify(raw.peft_type)}`);
-  const rank = raw.r;
-  const alpha = raw.lora_alpha;
-  if (typeof rank !== 'number' || !(rank > 0)) throw new UsageError(`${cfgFile}: r: expected a positive integer`);
-  if (typeof alpha !== 'number') throw new UsageError(`${cfgFile}: lora_alpha: expected a number`);
-  const targets = Array.isArray(raw.target_modules) ? raw.target_modules.map(String) : [String(raw.target_modules)];
+  const f = ConfigFields.read(cfgFile);
+  const raw = f.raw;
+  if (raw.peft_type !== 'LORA') throw f.error('peft_type', `expected "LORA", got ${JSON.stringify(raw.peft_type)}`);
+  const rank = f.posInt('r', MAX_ADAPTER_RANK);
+  const alpha = f.float('lora_alpha', { min: 0, exclusiveMin: true, max: 1e6 });
+  const dropout = f.float('lora_dropout', { min: 0, max: 1, exclusiveMax: true, fallback: 0 });
+  const tm = raw.target_modules;
+  const targets = typeof tm === 'string' ? [tm] : Array.isArray(tm) && tm.length > 0 && tm.every((t) => typeof t === 'string' && t !== '') ? (tm as string[]) : undefined;
+  if (!targets) throw f.error('target_modules', `expected a module name or a non-empty list of module names, got ${JSON.stringify(tm)}`);
   const personal = existsSync(join(dir, 'colora_adapter.safetensors'));
   const file = join(dir, personal ? 'colora_adapter.safetensors' : 'adapter_model.safetensors');
   const tensors = readSafetensors(file);
@@ -109,8 +110,8 @@ export function loadAdapter(dir: string): SavedAdapter {
     for (const [suffix, factor] of [['.lora_A.weight', 'A'], ['.lora_B.weight', 'B'], ['.colora_S.weight', 'S']] as const) {
       const name = layerName(key, suffix) ?? layerName(key, suffix.replace('.weight', '.default.weight'));
       if (name === undefined) continue;
-      const expectCols = factor === 'B' ? rank : undefined;
-      if (t.shape.length !== 2 || (factor !== 'B' && t.shape[0] !== rank) || (expectCols !== undefined && t.shape[1] !== expectCols))
+      const fits = factor === 'A' ? t.shape[0] === rank : factor === 'B' ? t.shape[1] === rank : t.shape[0] === rank && t.shape[1] === rank;
+      if (t.shape.length !== 2 || !fits)
         throw new UsageError(`${file}: tensor ${key} has shape [${t.shape.join(', ')}], which does not fit rank ${rank}`);
       get(name)[factor] = t.data;
     }
@@ -120,7 +121,7 @@ export function loadAdapter(dir: string): SavedAdapter {
     if (personal && !f.S) throw new UsageError(`${file}: layer ${name} lacks colora_S`);
   }
   if (state.size === 0) throw new UsageError(`${file}: no LoRA tensors found`);
-  return { config: { rank, alpha, targets, dropout: Number(raw.lora_dropout ?? 0), personal }, state };
+  return { config: { rank, alpha, targets, dropout, personal }, state };
 }
 
 /** `colora generate --adapter DIR`: load a PEFT adapter and put it on the model. */
@@ -130,5 +131,5 @@ export function applyAdapterDir(model: AdaptableModel, dir: string): InjectedAda
   for (const name of state.keys())
     if (!names.has(name)) throw new UsageError(`${dir}: adapter layer ${name} is not a linear layer of this model`);
   const cfg = { ...config, targets: [...state.keys()] };
-  return new InjectedAdapter(model, cfg, state);
+  return new InjectedAdapter(model, cfg, state, dir);
 }

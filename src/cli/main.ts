@@ -163,18 +163,42 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** The `colora` entry point (bin/colora): runs the command and sets the process exit code. */
 export async function main(argv: string[]): Promise<void> {
+  process.exitCode = await runCli(argv);
+}
+
+/**
+ * Run one command line in this process and return its exit code (0, 2, 3 or 1) instead of
+ * exiting; errors are written to stderr as one line, as `colora` prints them. `argv` is
+ * process.argv-shaped (node, script, ...args). Tests (the fuzz test) call this directly.
+ */
+export async function runCli(argv: string[]): Promise<number> {
   const program = buildProgram();
   program.exitOverride();
   for (const c of program.commands) {
     c.exitOverride();
     for (const s of c.commands) s.exitOverride();
   }
+  return runGuarded(() => program.parseAsync(argv));
+}
+
+/**
+ * Run `body` as a command: 0 when it returns, otherwise the error's exit code with its one line
+ * on stderr (what `colora` does for every command). Also used to run loaders in tests.
+ */
+export async function runGuarded(body: () => Promise<unknown>): Promise<number> {
   try {
-    await program.parseAsync(argv);
+    await body();
+    return 0;
   } catch (err) {
-    process.exitCode = exitCodeFor(err);
+    return exitCodeFor(err);
   }
+}
+
+/** The contract promises one line: a message that quotes input (a JSON excerpt) may hold newlines. */
+function oneLine(message: string): string {
+  return message.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }
 
 function exitCodeFor(err: unknown): number {
@@ -184,11 +208,11 @@ function exitCodeFor(err: unknown): number {
     return err.exitCode === 0 ? 0 : 2;
   }
   if (err instanceof ColoraError) {
-    process.stderr.write(`colora: ${err.message}\n`);
+    process.stderr.write(`colora: ${oneLine(err.message)}\n`);
     return err.exitCode;
   }
   const e = err as Error;
-  process.stderr.write(`colora: ${e?.message ?? String(err)}\n`);
+  process.stderr.write(`colora: ${oneLine(String(e?.message ?? err))}\n`);
   if (process.env.COLORA_DEBUG && e?.stack) process.stderr.write(`${e.stack}\n`);
   else process.stderr.write('(set COLORA_DEBUG=1 for a stack trace)\n');
   return 1;

@@ -156,6 +156,8 @@ function limitPerTask(items: readonly TestItem[], max: number | undefined): Test
 export interface EvalAdapters {
   config: AdapterConfig;
   stateFor(client: string): AdapterState;
+  /** Where a client's state came from (a directory), named in errors when it does not fit the model. */
+  sourceOf?(client: string): string;
 }
 
 /** Evaluate every client on its tasks' test instances (first `eval.max_instances` per task). */
@@ -166,12 +168,14 @@ export async function evaluateClients(ctx: MethodRunContext, adapters: EvalAdapt
   const items = ctx.clients.map((c) => limitPerTask(c.tests, config.eval.max_instances));
   const total = items.reduce((s, x) => s + x.length, 0);
   const progress = new Progress(`${ctx.grouping}/seed ${ctx.seed}/${method} eval`, total, { quiet: ctx.quiet });
-  const adapter = adapters ? new InjectedAdapter(ctx.session.model, adapters.config, adapters.stateFor(ctx.clients[0].name)) : undefined;
+  const adapter = adapters
+    ? new InjectedAdapter(ctx.session.model, adapters.config, adapters.stateFor(ctx.clients[0].name), adapters.sourceOf?.(ctx.clients[0].name))
+    : undefined;
   try {
     let before = 0;
     let ticked = 0;
     for (const [i, c] of ctx.clients.entries()) {
-      if (adapter && adapters) adapter.load(adapters.stateFor(c.name));
+      if (adapter && adapters) adapter.load(adapters.stateFor(c.name), adapters.sourceOf?.(c.name));
       const preds = await evaluateItems(ctx.session.model, ctx.session.tokenizer, items[i], {
         maxNewTokens: config.eval.max_new_tokens,
         batchSize: config.eval.batch_size,

@@ -13,6 +13,8 @@ import { GPT2, gpt2ParamShapes } from './gpt2.js';
 import { writeSafetensors, type TensorData } from './safetensors.js';
 import { CheckpointReader } from './checkpoint-reader.js';
 
+export { checkpointFiles } from './checkpoint-reader.js';
+
 /** Repository root, found from this module's location (src/model under tsx, dist/src/model after tsc). */
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -60,12 +62,13 @@ export interface ParamSource {
 }
 
 /**
- * Read every parameter of `wanted` (model name → source) from a checkpoint, tensor by tensor,
- * checking names and shapes; `where` names the checkpoint when a tensor is missing, the file
- * when a shape is wrong.
+ * Read every parameter of `wanted` (model name → source) from a checkpoint. Names and shapes are
+ * checked on the headers first, so a config that does not describe these weights reads and
+ * allocates nothing; then each tensor is read and converted on its own. `where` names the
+ * checkpoint when a tensor is missing, the file when a shape is wrong.
  */
 export function readParams(reader: CheckpointReader, wanted: Map<string, ParamSource>, where: string): Map<string, { shape: number[]; data: Float32Array }> {
-  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  const keys = new Map<string, string>();
   for (const [name, src] of wanted) {
     const key = src.keys.find((k) => reader.has(k));
     const stored = src.transpose ? [...src.shape].reverse() : src.shape;
@@ -77,8 +80,10 @@ export function readParams(reader: CheckpointReader, wanted: Map<string, ParamSo
     if (!sameShape(e.shape, stored)) {
       throw new UsageError(`${e.file}: tensor '${key}' has shape [${e.shape.join(', ')}], expected [${stored.join(', ')}] for this config.json`);
     }
-    out.set(name, { shape: src.shape, data: reader.read(key, { transpose: src.transpose }) });
+    keys.set(name, key);
   }
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [name, src] of wanted) out.set(name, { shape: src.shape, data: reader.read(keys.get(name)!, { transpose: src.transpose }) });
   return out;
 }
 
@@ -94,13 +99,15 @@ export function loadGPT2(modelDir: string): GPT2 {
   for (const [name, shape] of gpt2ParamShapes(config)) {
     wanted.set(name, { keys: name === 'lm_head.weight' ? [name] : [name, `transformer.${name}`], shape });
   }
-  const params = readParams(reader, wanted, modelDir);
   // A tied model may still store lm_head.weight; it must then be the embedding itself.
-  if (config.tieWordEmbeddings && reader.has('lm_head.weight')) {
+  const head = config.tieWordEmbeddings ? reader.entry('lm_head.weight') : undefined;
+  if (head && !sameShape(head.shape, [config.vocabSize, config.nEmbd]))
+    throw new UsageError(`${head.file}: tensor 'lm_head.weight' has shape [${head.shape.join(', ')}], but config.json has tie_word_embeddings: true (it must equal 'wte.weight')`);
+  const params = readParams(reader, wanted, modelDir);
+  if (head) {
     const wte = params.get('wte.weight')!;
-    const e = reader.entry('lm_head.weight')!;
-    if (!sameShape(e.shape, wte.shape) || reader.read('lm_head.weight').some((v, i) => v !== wte.data[i])) {
-      throw new UsageError(`${e.file}: tensor 'lm_head.weight' differs from 'wte.weight', but config.json has tie_word_embeddings: true`);
+    if (reader.read('lm_head.weight').some((v, i) => v !== wte.data[i])) {
+      throw new UsageError(`${head.file}: tensor 'lm_head.weight' differs from 'wte.weight', but config.json has tie_word_embeddings: true`);
     }
   }
   return GPT2.fromArrays(config, params);

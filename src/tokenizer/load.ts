@@ -20,9 +20,10 @@
  * add nothing). Special-token text such as "<|endoftext|>" inside the input
  * is recognised as that one token, as in Hugging Face. decode() keeps special tokens.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../util/errors.js';
+import { readJsonFile } from '../util/text-file.js';
 
 export interface Tokenizer {
   encode(text: string): number[];
@@ -77,13 +78,14 @@ export async function loadTokenizer(
   const bos = core.tokenId('bos_token');
   return {
     engine,
-    encode: (text) => core.encode(text, false),
-    decode: (ids) => (ids.length === 0 ? '' : core.decode(ids)),
+    // A tokenizer.json that builds but fails on use (a broken normalizer or decoder) is the file's fault.
+    encode: (text) => unusable(jsonPath, 'encode', () => core.encode(text, false)),
+    decode: (ids) => (ids.length === 0 ? '' : unusable(jsonPath, 'decode', () => core.decode(ids))),
     vocabSize: maxId + 1,
     eosTokenId: core.tokenId('eos_token'),
     bosTokenId: core.tokenId('bos_token'),
     padTokenId: core.tokenId('pad_token') ?? core.tokenId('eos_token'),
-    prefixIds: prefixIds(core, config, bos),
+    prefixIds: unusable(jsonPath, 'encode', () => prefixIds(core, config, bos)),
   };
 }
 
@@ -97,6 +99,14 @@ function prefixIds(core: Core, config: Record<string, unknown>, bos: number | un
   return at > 0 && plain.every((id, i) => full[at + i] === id) ? full.slice(0, at) : [];
 }
 
+function unusable<T>(file: string, what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    throw new UsageError(`${file}: the tokenizer cannot ${what}: ${(err as Error).message}`);
+  }
+}
+
 function isFile(path: string): boolean {
   try {
     return statSync(path).isFile();
@@ -106,12 +116,7 @@ function isFile(path: string): boolean {
 }
 
 function readJsonObject(path: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new UsageError(`${path}: not valid JSON: ${(err as Error).message}`);
-  }
+  const value = readJsonFile(path, 'tokenizer file');
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new UsageError(`${path}: expected a JSON object`);
   }
