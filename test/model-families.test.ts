@@ -31,9 +31,9 @@ test('adapter.targets: the family default when absent, checked against the famil
   assert.equal(loadExperimentConfig(config(t, LLAMA, `{ targets: ${all} }`)).config.adapter.targets?.length, 7);
   assert.throws(
     () => loadExperimentConfig(config(t, LLAMA, '{ targets: [self_attn.q_proj, attn.c_attn] }')),
-    usage(/exp\.yaml:4: adapter\.targets\[1\]: 'attn\.c_attn' is no linear layer of a llama-family model.*expected one of self_attn\.q_proj/),
+    usage(/exp\.yaml:4: adapter\.targets\[1\]: 'attn\.c_attn' is no linear layer of .*tied \(a llama-family model\); expected one of self_attn\.q_proj/),
   );
-  assert.throws(() => loadExperimentConfig(config(t, 'builtin:tiny-ni', '{ targets: [mlp.up_proj] }')), usage(/adapter\.targets\[0\]: 'mlp\.up_proj' is no linear layer of a gpt2-family model/));
+  assert.throws(() => loadExperimentConfig(config(t, 'builtin:tiny-ni', '{ targets: [mlp.up_proj] }')), usage(/adapter\.targets\[0\]: 'mlp\.up_proj' is no linear layer of builtin:tiny-ni \(a gpt2-family model\)/));
 });
 
 test('an unknown model_type is exit 2 at model: naming it and the supported ones', (t) => {

@@ -65,7 +65,7 @@ function resolveTargets(src: YamlSource, config: ExperimentConfig, family: Model
     if (!family.targetModules.includes(t))
       throw src.error(
         ['adapter', 'targets', i],
-        `'${t}' is no linear layer of a ${family.name}-family model (model_type of ${config.model}); expected one of ${family.targetModules.join(', ')}, or leave targets out for PEFT's default (${family.defaultTargets.join(', ')})`,
+        `'${t}' is no linear layer of ${config.model} (a ${family.name}-family model); expected one of ${family.targetModules.join(', ')}, or leave targets out for PEFT's default (${family.defaultTargets.join(', ')})`,
       );
   });
 }
