@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { InjectedAdapter } from '../src/adapters/inject.js';
 import type { AdapterState } from '../src/adapters/state.js';
 import { initBackend } from '../src/engine/backend.js';
-import { benchAdapterConfig, benchExamples, benchTrainOptions, llamaBenchConfig, workloadFrom } from '../src/engine/bench-workload.js';
+import { benchAdapterConfig, benchExamples, benchTrainOptions, llamaBenchConfig, workloadFrom } from '../src/train/bench-workload.js';
 import { Llama } from '../src/model/llama.js';
 import { trainLocally } from '../src/train/local-training.js';
 import { Rng } from '../src/util/rng.js';

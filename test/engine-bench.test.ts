@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_WARMUP_CPU, runBench } from '../src/engine/bench-command.js';
+import { DEFAULT_WARMUP_CPU, runBench } from '../src/train/bench-command.js';
 import { UsageError } from '../src/util/errors.js';
 
 const tiny = { layers: 2, d: 32, heads: 2, vocab: 64, ctx: 16, batch: 2, rank: 2, gen: 4, steps: 3, warmup: 0 };

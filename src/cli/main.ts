@@ -150,7 +150,7 @@ export function buildProgram(): Command {
     .option('--warmup <n>', 'untimed warm-up first: n training steps and ceil(n/4) generations (default: 20 on the cpu engine, whose JIT settles after ~20 steps; 0 elsewhere; 0 = the reference rule alone)', nonNegInt('--warmup'))
     .option('--json', 'print one JSON object')
     .option('--profile', 'also print where the time goes, per kernel')
-    .action(async (o) => (await import('../engine/bench-command.js')).benchCommand(o));
+    .action(async (o) => (await import('../train/bench-command.js')).benchCommand(o));
 
   program
     .command('theory')

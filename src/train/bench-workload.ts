@@ -19,8 +19,8 @@ import { FAMILIES } from '../model/families.js';
 import { GPT2, gpt2ParamShapes } from '../model/gpt2.js';
 import type { LlamaConfig } from '../model/llama-config.js';
 import { Llama, llamaParams } from '../model/llama.js';
-import type { Example } from '../train/batch.js';
-import type { LocalTrainingOptions } from '../train/local-training.js';
+import type { Example } from './batch.js';
+import type { LocalTrainingOptions } from './local-training.js';
 import { UsageError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 

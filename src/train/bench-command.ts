@@ -24,13 +24,13 @@ import { InjectedAdapter, targetedLinears } from '../adapters/inject.js';
 import { initialState } from '../adapters/state.js';
 import type { BackendName } from '../config/schema.js';
 import { generate } from '../model/generate.js';
-import { trainLocally } from '../train/local-training.js';
+import { trainLocally } from './local-training.js';
 import { Rng } from '../util/rng.js';
-import { initBackend } from './backend.js';
-import { getBlas } from './blas.js';
+import { initBackend } from '../engine/backend.js';
+import { getBlas } from '../engine/blas.js';
 import { benchAdapterConfig, benchExamples, benchModel, benchTokens, benchTrainOptions, workloadFrom, type Workload, type WorkloadOptions } from './bench-workload.js';
-import { formatProfile, profileKernels, type Profile } from './profile.js';
-import { getSimd } from './simd/runtime.js';
+import { formatProfile, profileKernels, type Profile } from '../engine/profile.js';
+import { getSimd } from '../engine/simd/runtime.js';
 
 export type { Workload } from './bench-workload.js';
 
