@@ -95,6 +95,8 @@ function variant(t: { after: (f: () => void) => void }, name: string, edit: (c: 
 test('llama family: config.json problems are exit 2 naming the key', (t) => {
   const unknown = variant(t, 'tied', (c) => (c.model_type = 'falcon'));
   assert.throws(() => modelInfo(unknown), usage(/config\.json: model_type: expected one of "gpt2", "llama", "mistral", "qwen2".*got "falcon"/));
+  const untyped = variant(t, 'qwen2-bias', (c) => delete c.model_type);
+  assert.throws(() => modelInfo(untyped), usage(/model_type: expected one of .*it is missing \(architectures names Qwen2ForCausalLM: add "model_type": "qwen2"\)/));
   const yarn = variant(t, 'tied', (c) => (c.rope_scaling = { rope_type: 'yarn', factor: 4 }));
   assert.throws(() => modelInfo(yarn), usage(/rope_scaling\.rope_type: expected one of default, linear, llama3.*got "yarn"/));
   const act = variant(t, 'tied', (c) => (c.hidden_act = 'gelu'));

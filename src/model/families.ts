@@ -26,6 +26,8 @@ export interface ModelFamily {
   name: string;
   /** config.json model_type values this family reads. */
   modelTypes: readonly string[];
+  /** transformers' class names (config.json `architectures`) → their model_type, for messages. */
+  architectures: Readonly<Record<string, string>>;
   /** Every target-module suffix an adapter may name for this family (PEFT's module names). */
   targetModules: readonly string[];
   /** PEFT's default target_modules for the family, used when a config gives none. */
@@ -61,7 +63,11 @@ export function familyFor(raw: Record<string, unknown>, file: string): ModelFami
   const type = raw.model_type;
   const family = FAMILIES.find((f) => f.modelTypes.includes(type as string));
   if (family) return family;
-  const got = type === undefined ? 'it is missing' : `got ${JSON.stringify(type)}`;
+  let got = type === undefined ? 'it is missing' : `got ${JSON.stringify(type)}`;
+  // Hugging Face's class name says which model_type a config without one meant.
+  const arch = Array.isArray(raw.architectures) ? String(raw.architectures[0]) : undefined;
+  const meant = arch && FAMILIES.map((f) => f.architectures[arch]).find((m) => m !== undefined);
+  if (type === undefined && meant) got += ` (architectures names ${arch}: add "model_type": "${meant}")`;
   throw new UsageError(located(file, undefined, 'model_type', `expected one of ${supportedModelTypes().map((t) => JSON.stringify(t)).join(', ')} (the architectures colora supports), ${got}`));
 }
 

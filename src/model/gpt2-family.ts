@@ -7,6 +7,7 @@ import { gpt2Info } from './gpt2.js';
 export const gpt2Family: ModelFamily = {
   name: 'gpt2',
   modelTypes: ['gpt2'],
+  architectures: { GPT2LMHeadModel: 'gpt2', GPT2Model: 'gpt2' },
   targetModules: ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'],
   // PEFT's TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING["gpt2"].
   defaultTargets: ['attn.c_attn'],

@@ -28,6 +28,7 @@ export function loadLlama(dir: string): Llama {
 export const llamaFamily: ModelFamily = {
   name: 'llama',
   modelTypes: LLAMA_MODEL_TYPES,
+  architectures: { LlamaForCausalLM: 'llama', MistralForCausalLM: 'mistral', Qwen2ForCausalLM: 'qwen2' },
   targetModules: ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj'],
   defaultTargets: ['self_attn.q_proj', 'self_attn.v_proj'],
   peft: { keyPrefix: 'base_model.model.model.', fanInFanOut: false },
