@@ -108,12 +108,13 @@ test('grouped-query selfAttention equals multi-head attention with each kv head 
 });
 
 test('fast engine: rmsNorm, rotary, swiglu and grouped selfAttention give the composite values and gradients', async () => {
-  for (const [N, D] of [[7, 10], [5, 33]]) {
-    const x = randn(rng, [N, D]);
+  for (const shape of [[7, 10], [5, 33], [2, 3, 64]]) {
+    const D = shape[shape.length - 1];
+    const x = randn(rng, shape);
     const w = randn(rng, [D]);
-    const r = randn(rng, [N, D]);
+    const r = randn(rng, shape);
     const f = (impl: typeof ops.rmsNorm) => withGrads((x, w) => impl(x, w as tf.Tensor1D, 1e-5), 2, r);
-    await compare(`rmsNorm ${[N, D]}`, [x, w], f(ops.rmsNorm), f(ops.composite.rmsNorm));
+    await compare(`rmsNorm ${shape}`, [x, w], f(ops.rmsNorm), f(ops.composite.rmsNorm));
   }
   for (const [N, H, hd] of [[6, 3, 6], [4, 2, 8]]) {
     const r = randn(rng, [N, H * hd]);

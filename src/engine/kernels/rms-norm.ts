@@ -1,13 +1,16 @@
 /**
  * Fused RMSNorm over the last axis (Hugging Face's LlamaRMSNorm): one pass forward (y and the
  * per-row r it saves for backprop), one for the input gradient, one for the weight's (run only
- * when the weight is trained). Row sums are accumulated in float64.
+ * when the weight is trained). With WebAssembly SIMD the forward and the input gradient run as
+ * f32x4 loops over rows staged in the module's memory (as LayerNorm's); the JavaScript loops
+ * accumulate row sums in float64.
  *
  *   y = x · r · w,  r = 1 / sqrt(mean(x²) + eps)
  *   dx = r · (g − x · r² · mean(g · x)),  g = dy · w
  *   dw = Σ_rows dy · x · r
  */
 import * as tf from '@tensorflow/tfjs';
+import { getSimd, type SimdRuntime } from '../simd/runtime.js';
 import { alloc, f32, out, type CpuBackend, type KernelArgs, type TensorInfo } from './cpu-backend.js';
 import { RMS_NORM, RMS_NORM_GRAD, RMS_NORM_WEIGHT_GRAD } from './names.js';
 
@@ -26,6 +29,13 @@ export function rmsNormKernel(args: KernelArgs): TensorInfo[] {
   const w = f32(backend, weight);
   const y = alloc(backend, R * D);
   const rs = alloc(backend, R);
+  const simd = getSimd();
+  if (simd && R > 0 && D > 0) rmsNormSimd(simd, xv, w, y, rs, R, D, eps);
+  else rmsNormJs(xv, w, y, rs, R, D, eps);
+  return [out(backend, x.shape.slice(), y), out(backend, x.shape.slice(0, -1), rs)];
+}
+
+function rmsNormJs(xv: Float32Array, w: Float32Array, y: Float32Array, rs: Float32Array, R: number, D: number, eps: number): void {
   for (let r = 0; r < R; r++) {
     const base = r * D;
     let s0 = 0;
@@ -42,7 +52,47 @@ export function rmsNormKernel(args: KernelArgs): TensorInfo[] {
     rs[r] = rr;
     for (let i = 0; i < D; i++) y[base + i] = xv[base + i] * rr * w[i];
   }
-  return [out(backend, x.shape.slice(), y), out(backend, x.shape.slice(0, -1), rs)];
+}
+
+/** Rows staged per SIMD call: about 64 KB per operand. */
+function rowsPerChunk(D: number): number {
+  return Math.max(1, Math.floor(16384 / D));
+}
+
+function rmsNormSimd(simd: SimdRuntime, x: Float32Array, w: Float32Array, y: Float32Array, rs: Float32Array, R: number, D: number, eps: number): void {
+  const C = rowsPerChunk(D);
+  // heap: x chunk | y chunk | w | r per row
+  const yAt = C * D;
+  const wAt = 2 * C * D;
+  const sAt = wAt + D;
+  const heap = simd.reserve(sAt + C);
+  heap.set(w, wAt);
+  for (let r0 = 0; r0 < R; r0 += C) {
+    const rows = Math.min(C, R - r0);
+    heap.set(x.subarray(r0 * D, (r0 + rows) * D), 0);
+    simd.fn.rmsNorm(0, yAt * 4, rows, D, wAt * 4, eps, sAt * 4);
+    y.set(heap.subarray(yAt, yAt + rows * D), r0 * D);
+    rs.set(heap.subarray(sAt, sAt + rows), r0);
+  }
+}
+
+function rmsNormGradSimd(simd: SimdRuntime, dy: Float32Array, x: Float32Array, w: Float32Array, rs: Float32Array, dx: Float32Array, R: number, D: number): void {
+  const C = rowsPerChunk(D);
+  // heap: dy chunk | x chunk | dx chunk | w | r per row
+  const xAt = C * D;
+  const dxAt = 2 * C * D;
+  const wAt = 3 * C * D;
+  const sAt = wAt + D;
+  const heap = simd.reserve(sAt + C);
+  heap.set(w, wAt);
+  for (let r0 = 0; r0 < R; r0 += C) {
+    const rows = Math.min(C, R - r0);
+    heap.set(dy.subarray(r0 * D, (r0 + rows) * D), 0);
+    heap.set(x.subarray(r0 * D, (r0 + rows) * D), xAt);
+    heap.set(rs.subarray(r0, r0 + rows), sAt);
+    simd.fn.rmsNormGrad(0, xAt * 4, dxAt * 4, rows, D, wAt * 4, sAt * 4);
+    dx.set(heap.subarray(dxAt, dxAt + rows * D), r0 * D);
+  }
 }
 
 /** inputs dy, x, weight, r → dx. */
@@ -55,6 +105,11 @@ export function rmsNormGradKernel(args: KernelArgs): TensorInfo {
   const w = f32(backend, weight);
   const rv = f32(backend, r);
   const dx = alloc(backend, R * D);
+  const simd = getSimd();
+  if (simd && R > 0 && D > 0) {
+    rmsNormGradSimd(simd, dyv, xv, w, rv, dx, R, D);
+    return out(backend, x.shape.slice(), dx);
+  }
   for (let row = 0; row < R; row++) {
     const base = row * D;
     let s = 0;
