@@ -207,6 +207,11 @@ test('tokenizer.json that is not JSON, not UTF-8 or not a tokenizer is exit 2 na
   exit2(await runColora(['generate', '--model', model, '--prompt', 'hi']), /tokenizer\.json(:\d+)?: not valid JSON/);
   writeFileSync(tok, JSON.stringify({ model: { type: 'Nope' } }));
   exit2(await runColora(['generate', '--model', model, '--prompt', 'hi']), /tokenizer\.json: not a usable tokenizer/);
+  // transformers.js only warns about a pattern it does not know, and then encodes text to nothing.
+  const good = JSON.parse(readFileSync(join(fx.modelDir, 'tokenizer.json'), 'utf8'));
+  good.pre_tokenizer.pretokenizers[0].pattern = { Regexp: 'x' };
+  writeFileSync(tok, JSON.stringify(good));
+  exit2(await runColora(['generate', '--model', model, '--prompt', 'hi']), /tokenizer\.json: not a usable tokenizer: the tokenizer library warns: Unknown pattern type/);
 });
 
 test('an adapter whose layers do not fit the model is exit 2 naming the directory and layer', async () => {

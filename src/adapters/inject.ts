@@ -25,7 +25,7 @@ export function targetedLinears(model: AdaptableModel, targets: readonly string[
   return hit;
 }
 
-/** A saved layer must exist and match the model layer's width (a file from elsewhere may not). */
+/** A saved layer must exist and its lora_A and lora_B match the model layer's widths (a file from elsewhere may not). */
 function checkFits(info: LinearInfo, cfg: AdapterConfig, f: LayerFactors | undefined, where: string): asserts f is LayerFactors {
   const r = cfg.rank;
   if (!f) throw new UsageError(`${where}: no weights for layer ${info.name}, which its target_modules ${JSON.stringify(cfg.targets)} select`);
@@ -33,7 +33,6 @@ function checkFits(info: LinearInfo, cfg: AdapterConfig, f: LayerFactors | undef
     new UsageError(`${where}: layer ${info.name}: ${what} holds ${got} values, but this model's layer (${info.inFeatures} in, ${info.outFeatures} out) at rank ${r} needs ${want}`);
   if (f.A.length !== r * info.inFeatures) throw bad('lora_A', f.A.length, r * info.inFeatures);
   if (f.B.length !== info.outFeatures * r) throw bad('lora_B', f.B.length, info.outFeatures * r);
-  if (cfg.personal && f.S?.length !== r * r) throw bad('colora_S', f.S?.length ?? 0, r * r);
 }
 
 export class InjectedAdapter {

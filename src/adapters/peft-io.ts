@@ -110,8 +110,8 @@ export function loadAdapter(dir: string): SavedAdapter {
     for (const [suffix, factor] of [['.lora_A.weight', 'A'], ['.lora_B.weight', 'B'], ['.colora_S.weight', 'S']] as const) {
       const name = layerName(key, suffix) ?? layerName(key, suffix.replace('.weight', '.default.weight'));
       if (name === undefined) continue;
-      const fits = factor === 'A' ? t.shape[0] === rank : factor === 'B' ? t.shape[1] === rank : t.shape[0] === rank && t.shape[1] === rank;
-      if (t.shape.length !== 2 || !fits)
+      const expectCols = factor === 'B' ? rank : undefined;
+      if (t.shape.length !== 2 || (factor !== 'B' && t.shape[0] !== rank) || (expectCols !== undefined && t.shape[1] !== expectCols))
         throw new UsageError(`${file}: tensor ${key} has shape [${t.shape.join(', ')}], which does not fit rank ${rank}`);
       get(name)[factor] = t.data;
     }

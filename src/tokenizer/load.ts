@@ -69,7 +69,7 @@ export async function loadTokenizer(
   const build = engine === 'transformers' ? await transformersBuild() : await tokenizersBuild();
   let core: Core;
   try {
-    core = build(tokenizerJson, config);
+    core = refuseWarnings(() => build(tokenizerJson, config));
   } catch (err) {
     throw new UsageError(`${jsonPath}: not a usable tokenizer: ${(err as Error).message}`);
   }
@@ -97,6 +97,26 @@ function prefixIds(core: Core, config: Record<string, unknown>, bos: number | un
   const at = full.length - plain.length;
   // The post_processor's leading special tokens (a template "$A" with nothing before adds none).
   return at > 0 && plain.every((id, i) => full[at + i] === id) ? full.slice(0, at) : [];
+}
+
+/**
+ * Build with console.warn captured: the tokenizer libraries warn instead of failing when a file
+ * is malformed ("Unknown pattern type", after which text encodes to nothing) or when a class only
+ * approximates its tokenizer ("may experience slightly inaccurate results"). Either way the ids
+ * would be silently wrong, so a warning is an error here.
+ */
+function refuseWarnings<T>(f: () => T): T {
+  const warn = console.warn;
+  const said: string[] = [];
+  console.warn = (...args: unknown[]) => void said.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a) ?? String(a))).join(' '));
+  let out: T;
+  try {
+    out = f();
+  } finally {
+    console.warn = warn;
+  }
+  if (said.length > 0) throw new Error(`the tokenizer library warns: ${said[0].slice(0, 200)}`);
+  return out;
 }
 
 function unusable<T>(file: string, what: string, f: () => T): T {

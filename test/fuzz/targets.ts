@@ -94,7 +94,15 @@ export const TARGETS: FuzzTarget[] = [
     cases: 30,
     make(rng, fx, dir) {
       const file = rng.next() < 0.75 ? 'tokenizer.json' : 'tokenizer_config.json';
-      const d = damagedModel(fx, dir, file, () => mutateJsonFile(rng, json(join(fx.modelDir, file)), TOKENIZER_KEYS.concat(['eos_token', 'pad_token', 'tokenizer_class'])));
+      const d = damagedModel(fx, dir, file, () => {
+        const value = json(join(fx.modelDir, file)) as Record<string, unknown>;
+        if (file === 'tokenizer_config.json' && rng.next() < 0.4) {
+          // Another transformers.js tokenizer class over this tokenizer.json.
+          value.tokenizer_class = pick(rng, ['LlamaTokenizerFast', 'BertTokenizer', 'T5Tokenizer', 'WhisperTokenizer', 'NllbTokenizer', 'Qwen2Tokenizer', 'MarianTokenizer', 'NoSuchTokenizer']);
+          return { bytes: Buffer.from(JSON.stringify(value)), how: `tokenizer_class = ${value.tokenizer_class}` };
+        }
+        return mutateJsonFile(rng, value, TOKENIZER_KEYS.concat(['eos_token', 'pad_token', 'tokenizer_class']));
+      });
       return { argv: ['generate', '--model', d.model, '--prompt', 'remove 1, 2, 3', '--max-new-tokens', '2', '--json'], input: d.input, how: d.how };
     },
   },
