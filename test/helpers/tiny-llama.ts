@@ -15,7 +15,7 @@ import { llamaParams } from '../../src/model/llama.js';
 import { Rng } from '../../src/util/rng.js';
 import { writeLlama3Tokenizer } from './hf-tokenizers.js';
 
-export function makeTinyLlamaDir(modelType: 'llama' | 'mistral' | 'qwen2' = 'llama'): string {
+export function makeTinyLlamaDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'colora-tiny-llama-'));
   const texts: string[] = [];
   for (const name of ['task205_remove_even_elements', 'task369_synthetic_remove_odds', 'task376_reverse_order_of_words']) {
@@ -24,7 +24,7 @@ export function makeTinyLlamaDir(modelType: 'llama' | 'mistral' | 'qwen2' = 'lla
   }
   const tok = writeLlama3Tokenizer(dir, texts, 400);
   const raw = {
-    model_type: modelType, architectures: ['LlamaForCausalLM'], vocab_size: tok.vocabSize, hidden_size: 32, intermediate_size: 64,
+    model_type: 'llama', architectures: ['LlamaForCausalLM'], vocab_size: tok.vocabSize, hidden_size: 32, intermediate_size: 64,
     num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 256, rms_norm_eps: 1e-5,
     rope_theta: 10000, hidden_act: 'silu', tie_word_embeddings: false, bos_token_id: tok.bos, eos_token_id: tok.eos,
   };
