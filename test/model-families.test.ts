@@ -29,6 +29,8 @@ test('adapter.targets: the family default when absent, checked against the famil
   assert.deepEqual(loadExperimentConfig(config(t, LLAMA, '{ rank: 4 }')).config.adapter.targets, ['self_attn.q_proj', 'self_attn.v_proj']);
   const all = '[self_attn.q_proj, self_attn.k_proj, self_attn.v_proj, self_attn.o_proj, mlp.gate_proj, mlp.up_proj, mlp.down_proj]';
   assert.equal(loadExperimentConfig(config(t, LLAMA, `{ targets: ${all} }`)).config.adapter.targets?.length, 7);
+  // PEFT's bare names (suffix match) are accepted as PEFT accepts them.
+  assert.deepEqual(loadExperimentConfig(config(t, LLAMA, '{ targets: [q_proj, down_proj] }')).config.adapter.targets, ['q_proj', 'down_proj']);
   assert.throws(
     () => loadExperimentConfig(config(t, LLAMA, '{ targets: [self_attn.q_proj, attn.c_attn] }')),
     usage(/exp\.yaml:4: adapter\.targets\[1\]: 'attn\.c_attn' is no linear layer of .*tied \(a llama-family model\); expected one of self_attn\.q_proj/),

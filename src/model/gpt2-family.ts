@@ -8,7 +8,8 @@ export const gpt2Family: ModelFamily = {
   name: 'gpt2',
   modelTypes: ['gpt2'],
   architectures: { GPT2LMHeadModel: 'gpt2', GPT2Model: 'gpt2' },
-  targetModules: ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'],
+  // PEFT's bare module names work too (suffix match; `c_proj` is both projections).
+  targetModules: ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj', 'c_attn', 'c_proj', 'c_fc'],
   // PEFT's TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING["gpt2"].
   defaultTargets: ['attn.c_attn'],
   peft: { keyPrefix: 'base_model.model.transformer.', fanInFanOut: true },

@@ -29,7 +29,11 @@ export const llamaFamily: ModelFamily = {
   name: 'llama',
   modelTypes: LLAMA_MODEL_TYPES,
   architectures: { LlamaForCausalLM: 'llama', MistralForCausalLM: 'mistral', Qwen2ForCausalLM: 'qwen2' },
-  targetModules: ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj'],
+  // Qualified names, and PEFT's bare ones (`target_modules: ["q_proj", "v_proj"]`), which match by suffix.
+  targetModules: [
+    'self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj',
+    'q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj',
+  ],
   defaultTargets: ['self_attn.q_proj', 'self_attn.v_proj'],
   peft: { keyPrefix: 'base_model.model.model.', fanInFanOut: false },
   readInfo: (raw, file) => llamaInfo(parseLlamaConfig(raw, file)),
