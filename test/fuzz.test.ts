@@ -7,13 +7,13 @@
  * test/fuzz/targets.ts (add a line there to fuzz a new input).
  *
  * COLORA_FUZZ_SEED=N picks another seed (default 13); COLORA_FUZZ_SCALE=k runs k times the cases.
- * A failing case prints the seed, the target, what was damaged and where the input was kept.
+ * A failing case prints the seed, the target, what was damaged and where the input was kept
+ * (.fuzz-failures/ in the repository, or COLORA_FUZZ_KEEP).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../src/engine/backend.js';
 import { Rng } from '../src/util/rng.js';
@@ -26,6 +26,8 @@ const SEED = Number(process.env.COLORA_FUZZ_SEED ?? 13);
 const SCALE = Number(process.env.COLORA_FUZZ_SCALE ?? 1);
 const CASE_TIMEOUT_MS = 30_000;
 const SUBPROCESS_CASES = 4;
+/** Where a failing case's input is kept: not under TMPDIR, which the test runner may remove. */
+const KEEP = process.env.COLORA_FUZZ_KEEP ?? join(REPO_ROOT, '.fuzz-failures');
 
 let fx: Fixture;
 const failures: string[] = [];
@@ -54,7 +56,7 @@ function violation(o: Outcome): string | undefined {
 
 /** Keep a failing case's input folder and describe the failure. */
 function record(target: FuzzTarget, i: number, c: FuzzCase, dir: string, o: Outcome, why: string): void {
-  const kept = join(tmpdir(), `colora-fuzz-failed-seed${SEED}`, `${target.name.replace(/\W+/g, '-')}-${i}`);
+  const kept = join(KEEP, `seed${SEED}`, `${target.name.replace(/\W+/g, '-')}-${i}`);
   mkdirSync(kept, { recursive: true });
   cpSync(dir, kept, { recursive: true });
   failures.push(
