@@ -13,6 +13,7 @@ import { YamlSource } from '../src/config/yaml-source.js';
 import { workload } from '../src/config/workload.js';
 import { BUILTIN_MAX_INSTANCES } from '../src/data/task-source.js';
 import { loadGPT2 } from '../src/model/checkpoint.js';
+import { gpt2Family } from '../src/model/gpt2-family.js';
 import { saveAdapter, applyAdapterDir } from '../src/adapters/peft-io.js';
 import { initialState } from '../src/adapters/state.js';
 import { targetedLinears } from '../src/adapters/inject.js';
@@ -101,7 +102,7 @@ test('a loaded adapter whose target_modules select nothing, or miss its tensors,
   try {
     const cfg = { rank: 2, alpha: 4, targets: ['attn.c_attn'], dropout: 0, personal: false };
     const adapterDir = tempDir('colora-adapter-');
-    saveAdapter(adapterDir, cfg, initialState(targetedLinears(model, cfg.targets), 2, false, 0), 'tiny');
+    saveAdapter(adapterDir, cfg, initialState(targetedLinears(model, cfg.targets), 2, false, 0), 'tiny', gpt2Family.peft);
     const cfgFile = join(adapterDir, 'adapter_config.json');
     const peft = JSON.parse(readFileSync(cfgFile, 'utf8'));
     writeFileSync(cfgFile, JSON.stringify({ ...peft, target_modules: ['c_attn', 'q_proj', 'v_proj'] }));
@@ -122,7 +123,7 @@ test('generate --max-new-tokens beyond the context says on stderr where and why 
   const r = colora('generate', '--model', shortModelDir, '--input-ids', '1,2,3', '--max-new-tokens', '1000000', '--ignore-eos', '--json');
   assert.equal(r.code, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).output_ids.length, 61);
-  assert.match(r.stderr, /stopped after 61 of --max-new-tokens 1000000 new tokens: the prompt \(3 tokens\) and the output fill the model's n_positions \(64\)/);
+  assert.match(r.stderr, /stopped after 61 of --max-new-tokens 1000000 new tokens: the prompt \(3 tokens\) and the output fill the model's context length \(64\)/);
   const within = colora('generate', '--model', shortModelDir, '--input-ids', '1,2,3', '--max-new-tokens', '5', '--ignore-eos');
   assert.doesNotMatch(within.stderr, /stopped after/);
 });
@@ -138,7 +139,7 @@ test('evaluation counts the predictions the context length cut: results.csv n_cu
   assert.ok(cut > 0, 'the random model runs into the context');
   assert.equal(rows.reduce((s, r) => s + (r.n_cut ?? -1), 0), cut);
   assert.match(readFileSync(join(out, 'results.csv'), 'utf8').split('\n')[0], /,n_test,n_cut$/);
-  assert.match(readFileSync(join(out, 'summary.md'), 'utf8'), new RegExp(`Predictions cut short by the model's context length \\(n_positions\\), before the end-of-sequence token and eval\\.max_new_tokens: ${cut} of 12`));
+  assert.match(readFileSync(join(out, 'summary.md'), 'utf8'), new RegExp(`Predictions cut short by the model's context length, before the end-of-sequence token and eval\\.max_new_tokens: ${cut} of 12`));
 });
 
 test('eval --run refuses an adapter whose target_modules name a layer the model lacks', async () => {

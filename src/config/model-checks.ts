@@ -8,16 +8,16 @@
  */
 import type { ExperimentConfig } from './schema.js';
 import type { YamlSource } from './yaml-source.js';
-import { loadGPT2Config } from '../model/config.js';
-import { gpt2Linears } from '../model/gpt2.js';
+import { modelInfo } from '../model/families.js';
 import { matchesTarget, narrowestBelowRank, targetNames, unmatchedTargets } from '../adapters/config.js';
 import { MIN_PROMPT_TOKENS, noRoomForPrompt } from '../data/encode.js';
 
 export function checkAgainstModel(src: YamlSource, config: ExperimentConfig, modelDir: string): void {
-  const mc = loadGPT2Config(modelDir);
-  const layers = gpt2Linears(mc);
+  const info = modelInfo(modelDir);
+  const layers = info.linears;
   if (config.methods.some((m) => m !== 'base')) {
-    const { targets, rank } = config.adapter;
+    const { rank } = config.adapter;
+    const targets = config.adapter.targets ?? [];
     const unmatched = unmatchedTargets(layers, targets);
     if (unmatched.length > 0)
       throw src.error(
@@ -33,6 +33,7 @@ export function checkAgainstModel(src: YamlSource, config: ExperimentConfig, mod
       );
     }
   }
-  if (mc.nPositions - config.data.max_target_tokens - 1 < MIN_PROMPT_TOKENS)
-    throw src.error(['data', 'max_target_tokens'], noRoomForPrompt(config.data.max_target_tokens, mc.nPositions).replace(/^data\.max_target_tokens: /, ''));
+  const context = info.contextLength;
+  if (context - config.data.max_target_tokens - 1 < MIN_PROMPT_TOKENS)
+    throw src.error(['data', 'max_target_tokens'], noRoomForPrompt(config.data.max_target_tokens, context).replace(/^data\.max_target_tokens: /, ''));
 }

@@ -146,7 +146,7 @@ export function contextCutNote(rows: readonly ResultRow[]): string | undefined {
   if (counted.length === 0) return undefined;
   const cut = counted.reduce((s, r) => s + (r.n_cut ?? 0), 0);
   const total = counted.reduce((s, r) => s + r.n_test, 0);
-  return `Predictions cut short by the model's context length (n_positions), before the end-of-sequence token and eval.max_new_tokens: ${cut} of ${total}${cut > 0 ? ' (n_cut in results.csv; `context_cut` in predictions.jsonl)' : ''}.`;
+  return `Predictions cut short by the model's context length, before the end-of-sequence token and eval.max_new_tokens: ${cut} of ${total}${cut > 0 ? ' (n_cut in results.csv; `context_cut` in predictions.jsonl)' : ''}.`;
 }
 
 function signed(x: number): string {
