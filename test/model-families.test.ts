@@ -20,7 +20,7 @@ function config(t: { after: (f: () => void) => void }, model: string, adapter: s
   const dir = tempDir('colora-fam-');
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'exp.yaml');
-  writeFileSync(file, `model: ${model}\nclients: [{ name: a, tasks: [task205_remove_even_elements] }]\ndata: { train_per_task: 8, test_per_task: 4 }\nadapter: ${adapter}\n`);
+  writeFileSync(file, `model: ${model}\nclients: [{ name: a, tasks: [task205_remove_even_elements] }]\ndata: { train_per_task: 8, test_per_task: 4, max_target_tokens: 8 }\nadapter: ${adapter}\n`);
   return file;
 }
 
