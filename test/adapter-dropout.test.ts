@@ -24,6 +24,9 @@ import { readJsonl } from '../src/experiment/results-files.js';
 import type { RoundLog } from '../src/experiment/run-method.js';
 import { makeTinyModelDir } from './helpers/tiny-model.js';
 import { tempDir } from './helpers/temp.js';
+import { REPO_ROOT } from './helpers/shared.js';
+import { loadModel } from '../src/model/families.js';
+import type { CausalLM } from '../src/model/causal-lm.js';
 
 const TINY: GPT2Config = {
   vocabSize: 24, nPositions: 16, nEmbd: 8, nLayer: 2, nHead: 2, nInner: 32,
@@ -116,11 +119,12 @@ test('dropout masks the adapter input: 0 or x/(1-p), the same mask for the same 
   for (const t of [x, eye.A, eye.B, real.A, real.B]) t.dispose();
 });
 
-test('the frozen path is not masked: with B = 0 a dropping adapter leaves the logits as without it; the adapter gradient sees the mask', () => {
-  const model = GPT2.fromArrays(TINY, initGPT2Arrays(TINY, 0));
+const LLAMA = join(REPO_ROOT, 'test', 'fixtures', 'llama-family', 'tied');
+function frozenPathUnmasked(family: 'gpt2' | 'llama'): void {
+  const model: CausalLM = family === 'gpt2' ? GPT2.fromArrays(TINY, initGPT2Arrays(TINY, 0)) : loadModel(LLAMA).model;
   const ids = tf.tensor2d([[1, 5, 7, 2, 9, 3]], undefined, 'int32');
   const base = model.forward(ids).dataSync().slice();
-  const c = cfg(0.5);
+  const c = { ...cfg(0.5), targets: family === 'gpt2' ? cfg(0.5).targets : ['q_proj', 'up_proj'] };
   const adapter = new InjectedAdapter(model, c, initialState(targetedLinears(model, c.targets), c.rank, false, 2)); // B = 0
   adapter.setDropout((layer) => Rng.derive(3, layer));
   const dropped = model.forward(ids).dataSync();
@@ -139,7 +143,10 @@ test('the frozen path is not masked: with B = 0 a dropping adapter leaves the lo
   adapter.remove();
   ids.dispose();
   model.dispose();
-});
+}
+
+for (const family of ['gpt2', 'llama'] as const)
+  test(`the frozen path is not masked (${family}): with B = 0 a dropping adapter leaves the logits as without it; the adapter gradient sees the mask`, () => frozenPathUnmasked(family));
 
 test('training: dropout 0 is bit-identical to no dropout; dropout > 0 changes losses, repeats for a seed, and evaluation stays deterministic', async () => {
   const none = await trainLosses(0, 1, false);
