@@ -1,8 +1,11 @@
 /**
  * The adapter on one frozen linear layer (PEFT's LoraLayer), as a LinearDelta for the model:
  *   LoRA:   Δy = (alpha/r) · x Aᵀ Bᵀ
- *   CoLoRA: Δy = (alpha/r) · x Aᵀ (B S)ᵀ      (ΔW = (alpha/r) B S A)
- * A, B (and S) are tf.Variables; which of them train is the method's choice.
+ *   CoLoRA: Δy = (alpha/r) · x Aᵀ (B S)ᵀ      (ΔW = (alpha/r) B S A; S r×r, or diagonal)
+ *   SVFit / LoLDU: B diag(D) A with only D trained
+ *   with a frozen correction (PiSSA's residual base): ΔW − (alpha/r) RB RA, computed as one
+ *   low-rank product of rank r + k ([B·…, −RB] [A; RA]) so the model's weights stay untouched.
+ * A, B, S and D are tf.Variables; which of them train is the method's choice. RA, RB are constants.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LowRank } from '../engine/ops.js';
@@ -12,7 +15,10 @@ import type { FactorName, LayerFactors } from './state.js';
 export class AdapterLayer implements LinearDelta {
   readonly A: tf.Variable;
   readonly B: tf.Variable;
+  /** [r, r], or [r] for a diagonal core. */
   readonly S: tf.Variable | undefined;
+  readonly D: tf.Variable | undefined;
+  private correction: { RA: tf.Tensor2D; negRB: tf.Tensor2D; hostA: Float32Array; hostB: Float32Array } | undefined;
 
   constructor(
     readonly info: LinearInfo,
@@ -23,24 +29,56 @@ export class AdapterLayer implements LinearDelta {
     const r = rank;
     this.A = tf.variable(tf.tensor2d(factors.A, [r, info.inFeatures]), true);
     this.B = tf.variable(tf.tensor2d(factors.B, [info.outFeatures, r]), true);
-    this.S = factors.S ? tf.variable(tf.tensor2d(factors.S, [r, r]), true) : undefined;
+    this.S = factors.S ? tf.variable(factors.S.length === r ? tf.tensor1d(factors.S) : tf.tensor2d(factors.S, [r, r]), true) : undefined;
+    this.D = factors.D ? tf.variable(tf.tensor1d(factors.D), true) : undefined;
+    this.setCorrection(factors);
+  }
+
+  private setCorrection(f: LayerFactors): void {
+    if (this.correction && f.RA === this.correction.hostA && f.RB === this.correction.hostB) return;
+    if (this.correction) tf.dispose([this.correction.RA, this.correction.negRB]);
+    this.correction = undefined;
+    if (!f.RA || !f.RB) return;
+    const k = f.RA.length / this.info.inFeatures;
+    this.correction = {
+      RA: tf.tensor2d(f.RA, [k, this.info.inFeatures]),
+      negRB: tf.tidy(() => tf.neg(tf.tensor2d(f.RB!, [this.info.outFeatures, k]))),
+      hostA: f.RA,
+      hostB: f.RB,
+    };
+  }
+
+  /** B·diag(D)·S [out, r]: the left factor of the trained product. */
+  private left(): tf.Tensor2D {
+    let B: tf.Tensor2D = this.B as tf.Tensor2D;
+    if (this.D) B = tf.mul(B, tf.reshape(this.D, [1, this.rank])) as tf.Tensor2D;
+    if (this.S) B = (this.S.rank === 1 ? tf.mul(B, tf.reshape(this.S, [1, this.rank])) : tf.matMul(B, this.S)) as tf.Tensor2D;
+    return B;
   }
 
   delta(x: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
-      const h = tf.mul(tf.matMul(x, this.A, false, true), this.scaling) as tf.Tensor2D; // [N, r]
-      const B = this.S ? tf.matMul(this.B, this.S) : this.B; // [out, r]
+      const { A, B, scale } = this.lowRank();
+      const h = tf.mul(tf.matMul(x, A, false, true), scale) as tf.Tensor2D; // [N, m]
       return tf.matMul(h, B, false, true); // [N, out]
     });
   }
 
-  /** The factors for the model's fused linear layer: A, B·S (CoLoRA) or B, and alpha/r. */
+  /** The factors for the model's fused linear layer: A, B·S (CoLoRA) or B, and alpha/r; with the correction appended. */
   lowRank(): LowRank {
-    return { A: this.A as tf.Tensor2D, B: (this.S ? tf.matMul(this.B, this.S) : this.B) as tf.Tensor2D, scale: this.scaling };
+    if (!this.D && !this.correction && (!this.S || this.S.rank === 2))
+      return { A: this.A as tf.Tensor2D, B: (this.S ? tf.matMul(this.B, this.S) : this.B) as tf.Tensor2D, scale: this.scaling };
+    const B = this.left();
+    if (!this.correction) return { A: this.A as tf.Tensor2D, B, scale: this.scaling };
+    return {
+      A: tf.concat([this.A as tf.Tensor2D, this.correction.RA], 0),
+      B: tf.concat([B, this.correction.negRB], 1),
+      scale: this.scaling,
+    };
   }
 
   variable(f: FactorName): tf.Variable | undefined {
-    return f === 'A' ? this.A : f === 'B' ? this.B : this.S;
+    return f === 'A' ? this.A : f === 'B' ? this.B : f === 'S' ? this.S : this.D;
   }
 
   /** Overwrite the variables with host values (e.g. the server's new global factors). */
@@ -48,18 +86,25 @@ export class AdapterLayer implements LinearDelta {
     tf.tidy(() => {
       this.A.assign(tf.tensor2d(factors.A, this.A.shape as [number, number]));
       this.B.assign(tf.tensor2d(factors.B, this.B.shape as [number, number]));
-      if (this.S) {
-        if (!factors.S) throw new Error(`${this.info.name}: CoLoRA layer needs S`);
-        this.S.assign(tf.tensor2d(factors.S, this.S.shape as [number, number]));
+      for (const [v, host, what] of [[this.S, factors.S, 'S'], [this.D, factors.D, 'D']] as const) {
+        if (!v) continue;
+        if (!host) throw new Error(`${this.info.name}: this adapter layer needs ${what}`);
+        v.assign(tf.tensor(host, v.shape));
       }
     });
+    this.setCorrection(factors);
   }
 
   /** Current values on the host, read without blocking (GPU backends have no synchronous read). */
   async read(): Promise<LayerFactors> {
-    const [A, B, S] = await Promise.all([this.A.data(), this.B.data(), this.S?.data()]);
+    const [A, B, S, D] = await Promise.all([this.A.data(), this.B.data(), this.S?.data(), this.D?.data()]);
     const f: LayerFactors = { A: Float32Array.from(A), B: Float32Array.from(B) };
     if (S) f.S = Float32Array.from(S);
+    if (D) f.D = Float32Array.from(D);
+    if (this.correction) {
+      f.RA = this.correction.hostA.slice();
+      f.RB = this.correction.hostB.slice();
+    }
     return f;
   }
 
@@ -67,5 +112,8 @@ export class AdapterLayer implements LinearDelta {
     this.A.dispose();
     this.B.dispose();
     this.S?.dispose();
+    this.D?.dispose();
+    if (this.correction) tf.dispose([this.correction.RA, this.correction.negRB]);
+    this.correction = undefined;
   }
 }

@@ -3,18 +3,22 @@
  *   adapter_config.json          PEFT LoraConfig (peft_type LORA, r, lora_alpha, target_modules, ...)
  *   adapter_model.safetensors    base_model.model.transformer.<layer>.lora_A.weight [r, in]
  *                                base_model.model.transformer.<layer>.lora_B.weight [out, r]
- * A CoLoRA client's adapter is written as the equivalent plain LoRA (lora_B = B·S_i), plus
- *   colora_adapter.safetensors   the factors themselves: lora_A, lora_B (shared) and colora_S (personal)
- *   colora_config.json           {"personal": true, ...}
- * so colora reloads the exact factors and PEFT loads the merged adapter.
+ * Every adapter is written as the plain LoRA with the same update on the original base weights
+ * (state.ts updateFactors): CoLoRA as lora_B = B·S_i; SVFit and LoLDU as B·diag(D); an adapter
+ * with a frozen correction (PiSSA, and the decomposition starts) as PEFT's own PiSSA-to-LoRA
+ * conversion does it: lora_A = [A; RA], lora_B = [B·…, −RB], r and lora_alpha doubled (rank r + k,
+ * same alpha/r). Anything but a plain LoRA also gets
+ *   colora_adapter.safetensors   the exact factors: lora_A, lora_B, colora_S, colora_D, colora_RA, colora_RB
+ *   colora_config.json           {"personal", "kind", "core", ...}
+ * so colora reloads the exact factors and PEFT loads the equivalent LoRA.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors, writeSafetensors, type TensorData } from '../model/safetensors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UsageError } from '../util/errors.js';
-import type { AdapterConfig } from './config.js';
-import { mergePersonal, type AdapterState, type LayerFactors } from './state.js';
+import { ADAPTER_KINDS, type AdapterConfig, type AdapterKind } from './config.js';
+import { updateFactors, type AdapterState, type LayerFactors } from './state.js';
 import { InjectedAdapter, type AdaptableModel } from './inject.js';
 
 const PREFIX = 'base_model.model.transformer.';
@@ -24,13 +28,13 @@ export interface SavedAdapter {
   state: AdapterState;
 }
 
-function peftConfigJson(cfg: AdapterConfig, baseModel: string): Record<string, unknown> {
+function peftConfigJson(cfg: AdapterConfig, baseModel: string, rank: number): Record<string, unknown> {
   return {
     peft_type: 'LORA',
     task_type: 'CAUSAL_LM',
     base_model_name_or_path: baseModel,
-    r: cfg.rank,
-    lora_alpha: cfg.alpha,
+    r: rank,
+    lora_alpha: (cfg.alpha * rank) / cfg.rank,
     lora_dropout: cfg.dropout,
     target_modules: cfg.targets,
     fan_in_fan_out: true, // GPT-2's Conv1D stores weights [in, out]
@@ -47,27 +51,51 @@ function dims(f: LayerFactors, rank: number): { inF: number; outF: number } {
   return { inF: f.A.length / rank, outF: f.B.length / rank };
 }
 
+/** An adapter that plain LoRA files cannot hold exactly: CoLoRA, another kind, or a frozen correction. */
+function needsExactFactors(cfg: AdapterConfig, state: AdapterState): boolean {
+  return cfg.personal || (cfg.kind ?? 'lora') !== 'lora' || [...state.values()].some((f) => f.RA || f.D);
+}
+
+const EXTRA: readonly ['S' | 'D' | 'RA' | 'RB', string][] = [['S', 'colora_S'], ['D', 'colora_D'], ['RA', 'colora_RA'], ['RB', 'colora_RB']];
+
 export function saveAdapter(dir: string, cfg: AdapterConfig, state: AdapterState, baseModel: string): void {
   const r = cfg.rank;
+  const exact = needsExactFactors(cfg, state);
   const merged = new Map<string, TensorData>();
   const factors = new Map<string, TensorData>();
+  let peftRank = 0;
   for (const [name, f] of state) {
     const { inF, outF } = dims(f, r);
-    const B = cfg.personal ? mergePersonal(f.B, f.S!, r) : f.B;
-    merged.set(`${PREFIX}${name}.lora_A.weight`, { shape: [r, inF], data: f.A });
-    merged.set(`${PREFIX}${name}.lora_B.weight`, { shape: [outF, r], data: B });
-    if (cfg.personal) {
+    const { P, Q, m } = updateFactors(f, r);
+    if (peftRank === 0) peftRank = m;
+    if (m !== peftRank) throw new Error(`saveAdapter: layer ${name} has rank ${m}, another ${peftRank} (PEFT takes one r)`);
+    merged.set(`${PREFIX}${name}.lora_A.weight`, { shape: [m, inF], data: Q });
+    merged.set(`${PREFIX}${name}.lora_B.weight`, { shape: [outF, m], data: P });
+    if (exact) {
       factors.set(`${PREFIX}${name}.lora_A.weight`, { shape: [r, inF], data: f.A });
       factors.set(`${PREFIX}${name}.lora_B.weight`, { shape: [outF, r], data: f.B });
-      factors.set(`${PREFIX}${name}.colora_S.weight`, { shape: [r, r], data: f.S! });
+      for (const [k, key] of EXTRA) {
+        const v = f[k];
+        if (!v) continue;
+        const shape = k === 'S' ? (v.length === r ? [r] : [r, r]) : k === 'D' ? [r] : k === 'RA' ? [v.length / inF, inF] : [outF, v.length / outF];
+        factors.set(`${PREFIX}${name}.${key}.weight`, { shape, data: v });
+      }
     }
   }
   writeSafetensors(join(dir, 'adapter_model.safetensors'), merged, { format: 'pt' });
-  if (cfg.personal) {
+  if (exact) {
     writeSafetensors(join(dir, 'colora_adapter.safetensors'), factors, { format: 'pt' });
-    writeJsonAtomic(join(dir, 'colora_config.json'), { personal: true, factors: 'colora_adapter.safetensors', delta: '(lora_alpha/r) * B @ S @ A' });
+    writeJsonAtomic(join(dir, 'colora_config.json'), {
+      personal: cfg.personal,
+      kind: cfg.kind ?? 'lora',
+      core: cfg.personal ? (cfg.core ?? 'full') : null,
+      factors: 'colora_adapter.safetensors',
+      delta: '(lora_alpha/r) * (B @ diag(D) @ S @ A - RB @ RA), absent parts identity or zero',
+      r,
+      lora_alpha: cfg.alpha,
+    });
   }
-  writeJsonAtomic(join(dir, 'adapter_config.json'), peftConfigJson(cfg, baseModel));
+  writeJsonAtomic(join(dir, 'adapter_config.json'), peftConfigJson(cfg, baseModel, peftRank || r));
 }
 
 function layerName(key: string, suffix: string): string | undefined {
@@ -77,23 +105,30 @@ function layerName(key: string, suffix: string): string | undefined {
   return name;
 }
 
+function readJson(file: string): Record<string, unknown> {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`${file}: invalid JSON: ${(e as Error).message}`);
+  }
+}
+
 export function loadAdapter(dir: string): SavedAdapter {
   const cfgFile = join(dir, 'adapter_config.json');
   if (!existsSync(cfgFile)) throw new UsageError(`${dir}: not an adapter directory (no adapter_config.json)`);
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(readFileSync(cfgFile, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`${cfgFile}: invalid JSON: ${(e as Error).message}`);
-  }
+  const raw = readJson(cfgFile);
   if (raw.peft_type !== 'LORA') throw new UsageError(`${cfgFile}: peft_type: expected "LORA", got ${JSON.stringify(raw.peft_type)}`);
-  const rank = raw.r;
-  const alpha = raw.lora_alpha;
+  const targets = Array.isArray(raw.target_modules) ? raw.target_modules.map(String) : [String(raw.target_modules)];
+  const exact = existsSync(join(dir, 'colora_adapter.safetensors'));
+  // The exact factors carry their own rank and alpha (the PEFT file's may be the doubled PiSSA conversion).
+  const exactCfg = exact && existsSync(join(dir, 'colora_config.json')) ? readJson(join(dir, 'colora_config.json')) : {};
+  const rank = exactCfg.r ?? raw.r;
+  const alpha = exactCfg.lora_alpha ?? raw.lora_alpha;
   if (typeof rank !== 'number' || !(rank > 0)) throw new UsageError(`${cfgFile}: r: expected a positive integer`);
   if (typeof alpha !== 'number') throw new UsageError(`${cfgFile}: lora_alpha: expected a number`);
-  const targets = Array.isArray(raw.target_modules) ? raw.target_modules.map(String) : [String(raw.target_modules)];
-  const personal = existsSync(join(dir, 'colora_adapter.safetensors'));
-  const file = join(dir, personal ? 'colora_adapter.safetensors' : 'adapter_model.safetensors');
+  const kind = (exactCfg.kind ?? 'lora') as AdapterKind;
+  if (!ADAPTER_KINDS.includes(kind)) throw new UsageError(`${join(dir, 'colora_config.json')}: kind: expected one of ${ADAPTER_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
+  const file = join(dir, exact ? 'colora_adapter.safetensors' : 'adapter_model.safetensors');
   const tensors = readSafetensors(file);
   const state: AdapterState = new Map();
   const get = (name: string) => {
@@ -101,22 +136,34 @@ export function loadAdapter(dir: string): SavedAdapter {
     if (!f) state.set(name, (f = { A: new Float32Array(0), B: new Float32Array(0) }));
     return f;
   };
+  const suffixes = [['.lora_A.weight', 'A'], ['.lora_B.weight', 'B'], ...EXTRA.map(([k, key]) => [`.${key}.weight`, k] as const)] as const;
   for (const [key, t] of tensors) {
-    for (const [suffix, factor] of [['.lora_A.weight', 'A'], ['.lora_B.weight', 'B'], ['.colora_S.weight', 'S']] as const) {
+    for (const [suffix, factor] of suffixes) {
       const name = layerName(key, suffix) ?? layerName(key, suffix.replace('.weight', '.default.weight'));
       if (name === undefined) continue;
-      const expectCols = factor === 'B' ? rank : undefined;
-      if (t.shape.length !== 2 || (factor !== 'B' && t.shape[0] !== rank) || (expectCols !== undefined && t.shape[1] !== expectCols))
-        throw new UsageError(`${file}: tensor ${key} has shape [${t.shape.join(', ')}], which does not fit rank ${rank}`);
+      const ok =
+        factor === 'A' ? t.shape.length === 2 && t.shape[0] === rank
+        : factor === 'B' ? t.shape.length === 2 && t.shape[1] === rank
+        : factor === 'S' ? (t.shape.length === 2 && t.shape[0] === rank && t.shape[1] === rank) || (t.shape.length === 1 && t.shape[0] === rank)
+        : factor === 'D' ? t.shape.length === 1 && t.shape[0] === rank
+        : t.shape.length === 2;
+      if (!ok) throw new UsageError(`${file}: tensor ${key} has shape [${t.shape.join(', ')}], which does not fit rank ${rank}`);
       get(name)[factor] = t.data;
     }
   }
+  const personal = exactCfg.personal === undefined ? exact : exactCfg.personal === true;
+  let diagonal = false;
   for (const [name, f] of state) {
     if (f.A.length === 0 || f.B.length === 0) throw new UsageError(`${file}: layer ${name} lacks lora_A or lora_B`);
     if (personal && !f.S) throw new UsageError(`${file}: layer ${name} lacks colora_S`);
+    if (!f.RA !== !f.RB) throw new UsageError(`${file}: layer ${name} has only one of colora_RA, colora_RB`);
+    if (f.S && f.S.length === rank) diagonal = true;
   }
   if (state.size === 0) throw new UsageError(`${file}: no LoRA tensors found`);
-  return { config: { rank, alpha, targets, dropout: Number(raw.lora_dropout ?? 0), personal }, state };
+  const config: AdapterConfig = { rank, alpha, targets, dropout: Number(raw.lora_dropout ?? 0), personal };
+  if (kind !== 'lora') config.kind = kind;
+  if (diagonal) config.core = 'diagonal';
+  return { config, state };
 }
 
 /** `colora generate --adapter DIR`: load a PEFT adapter and put it on the model. */

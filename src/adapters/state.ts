@@ -1,18 +1,32 @@
 /**
  * Adapter weights on the host, as the server and the methods see them: per adapted layer the
- * factors A [r, in], B [out, r] and, for CoLoRA, the personal S [r, r] (row-major Float32Arrays).
- * Aggregation and checkpointing work on these; the tf.Variables live in AdapterLayer.
+ * factors A [r, in], B [out, r] and, for CoLoRA, the personal core S ([r, r], or its diagonal [r]
+ * for `core: diagonal`); SVFit and LoLDU add their trained diagonal D [r]; an adapter that
+ * changes the frozen base (PiSSA) carries the correction RA [k, in], RB [out, k]:
+ *   ΔW = (alpha/r) · (B · diag(D) · S · A − RB · RA)      (absent D, S = identity; absent RA, RB = 0)
+ * All row-major Float32Arrays. Aggregation and checkpointing work on these; the tf.Variables live
+ * in AdapterLayer.
  */
 import { Rng } from '../util/rng.js';
 import type { LinearInfo } from '../model/linear-delta.js';
 
-export type FactorName = 'A' | 'B' | 'S';
-export const FACTORS: readonly FactorName[] = ['A', 'B', 'S'];
+/** The trainable factors a method can name. */
+export type FactorName = 'A' | 'B' | 'S' | 'D';
+export const FACTORS: readonly FactorName[] = ['A', 'B', 'S', 'D'];
+/** Every array a layer may carry (the frozen correction too), for copying and checkpoints. */
+export type LayerKey = FactorName | 'RA' | 'RB';
+export const LAYER_KEYS: readonly LayerKey[] = ['A', 'B', 'S', 'D', 'RA', 'RB'];
 
 export interface LayerFactors {
   A: Float32Array;
   B: Float32Array;
+  /** CoLoRA's personal core: [r, r], or [r] when diagonal. */
   S?: Float32Array;
+  /** SVFit's singular values / LoLDU's pivots (over alpha/r), the only trained part of those kinds. */
+  D?: Float32Array;
+  /** The frozen correction of the base: the layer computes (W − (alpha/r)·RB·RA) x + ... Never trained or averaged. */
+  RA?: Float32Array;
+  RB?: Float32Array;
 }
 
 /** Layer name (e.g. `h.0.attn.c_attn`) → factors. Insertion order = model order. */
@@ -40,14 +54,23 @@ export function initialState(layers: readonly LinearInfo[], rank: number, person
   return state;
 }
 
+export function cloneLayer(f: LayerFactors): LayerFactors {
+  const c: LayerFactors = { A: f.A.slice(), B: f.B.slice() };
+  for (const k of LAYER_KEYS) {
+    const v = f[k];
+    if (v && k !== 'A' && k !== 'B') c[k] = v.slice();
+  }
+  return c;
+}
+
 export function cloneState(state: AdapterState): AdapterState {
   const out: AdapterState = new Map();
-  for (const [name, f] of state) out.set(name, { A: f.A.slice(), B: f.B.slice(), ...(f.S ? { S: f.S.slice() } : {}) });
+  for (const [name, f] of state) out.set(name, cloneLayer(f));
   return out;
 }
 
-/** A copy of `base` with the named factors taken from `from` (e.g. a client's personal S into the global A, B). */
-export function withFactors(base: AdapterState, from: AdapterState, factors: readonly FactorName[]): AdapterState {
+/** A copy of `base` with the named factors taken from `from` (e.g. the global A, B into a client's state with its personal S). */
+export function withFactors(base: AdapterState, from: AdapterState, factors: readonly LayerKey[]): AdapterState {
   const out = cloneState(base);
   for (const [name, f] of out) {
     const src = from.get(name);
@@ -60,10 +83,14 @@ export function withFactors(base: AdapterState, from: AdapterState, factors: rea
   return out;
 }
 
-/** B·S [out, r], the B of the plain LoRA adapter equivalent to a CoLoRA layer. */
+/** B·S [out, r], the B of the plain LoRA adapter equivalent to a CoLoRA layer (S full [r, r] or diagonal [r]). */
 export function mergePersonal(B: Float32Array, S: Float32Array, rank: number): Float32Array {
   const out = B.length / rank;
   const BS = new Float32Array(B.length);
+  if (S.length === rank) {
+    for (let o = 0; o < out; o++) for (let j = 0; j < rank; j++) BS[o * rank + j] = B[o * rank + j] * S[j];
+    return BS;
+  }
   for (let o = 0; o < out; o++)
     for (let j = 0; j < rank; j++) {
       let acc = 0;
@@ -71,4 +98,37 @@ export function mergePersonal(B: Float32Array, S: Float32Array, rank: number): F
       BS[o * rank + j] = acc;
     }
   return BS;
+}
+
+/** The core as an r×r matrix (a diagonal core [r] expanded). */
+export function coreMatrix(S: Float32Array, rank: number): Float32Array {
+  if (S.length === rank * rank) return S;
+  const M = new Float32Array(rank * rank);
+  for (let i = 0; i < rank; i++) M[i * rank + i] = S[i];
+  return M;
+}
+
+/**
+ * The layer's update ΔW / (alpha/r) as one low-rank product P Q with P [out, m], Q [m, in]:
+ * P = [B·diag(D)·S, −RB], Q = [A; RA] (m = r, or r + k with a correction). What PEFT users get
+ * (PEFT's own PiSSA-to-LoRA conversion is this concatenation) and what the similarity measures.
+ */
+export function updateFactors(f: LayerFactors, rank: number): { P: Float32Array; Q: Float32Array; m: number } {
+  let P = f.B;
+  if (f.D) P = mergePersonal(P, f.D, rank);
+  if (f.S) P = mergePersonal(P, f.S, rank);
+  if (!f.RA || !f.RB) return { P: P === f.B ? f.B.slice() : P, Q: f.A.slice(), m: rank };
+  const inF = f.A.length / rank;
+  const out = f.B.length / rank;
+  const k = f.RA.length / inF;
+  const m = rank + k;
+  const PP = new Float32Array(out * m);
+  for (let o = 0; o < out; o++) {
+    for (let j = 0; j < rank; j++) PP[o * m + j] = P[o * rank + j];
+    for (let j = 0; j < k; j++) PP[o * m + rank + j] = -f.RB[o * k + j];
+  }
+  const QQ = new Float32Array(m * inF);
+  QQ.set(f.A, 0);
+  QQ.set(f.RA, rank * inF);
+  return { P: PP, Q: QQ, m };
 }

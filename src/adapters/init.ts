@@ -1,0 +1,106 @@
+/**
+ * The starting adapter state of a run, for every adapter kind and CoLoRA start:
+ *   shared factors  `peft`: PEFT's LoRA init (A kaiming-uniform, B = 0; state.ts initialState);
+ *                   `svd`:  PiSSA's (A = √(Σ_r/s) V_rᵀ, B = U_r √(Σ_r/s), s = alpha/r, so s·B A = U_r Σ_r V_rᵀ);
+ *                   kind svfit: A = V_rᵀ, B = U_r frozen, D = Σ_r / s;
+ *                   kind loldu: A = U_r (unit upper rows), B = P L_r frozen, D = pivots / s;
+ *   core S          `identity`, `gaussian` (N(0, σ²), LoRA-XS's start) or `zero`; r×r or its diagonal.
+ * Whenever the start is not a zero update, the layer carries the frozen correction
+ * RB·RA = B·diag(D)·S·A at the start, so the adapted model computes exactly the base model's
+ * function at step 0 (PiSSA's residual W − U_r Σ_r V_rᵀ, held as a correction, not written into W).
+ * Everything random depends only on (seed, layer name), so every client and method starts alike.
+ */
+import type { FrozenWeight, LinearInfo } from '../model/linear-delta.js';
+import { UsageError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
+import { scaling, type AdapterConfig } from './config.js';
+import { targetedLinears, type AdaptableModel } from './inject.js';
+import { identity, initialState, mergePersonal, type AdapterState, type LayerFactors } from './state.js';
+import { luTopR, topSvd } from './weight-decomposition.js';
+
+export type CoreInit = 'identity' | 'gaussian' | 'zero';
+export type SharedInit = 'peft' | 'svd';
+
+export interface StartOptions {
+  coreInit: CoreInit;
+  /** σ of the gaussian core (LoRA-XS: 1e-5). */
+  coreSigma: number;
+  /** Only for kind lora: `svd` starts A, B as PiSSA does. */
+  sharedInit: SharedInit;
+}
+
+export const DEFAULT_START: StartOptions = { coreInit: 'identity', coreSigma: 1e-5, sharedInit: 'peft' };
+
+/** A model whose frozen weights an adapter can read (decomposition kinds and the `svd` start need it). */
+export type DecomposableModel = AdaptableModel & { frozenWeight?(name: string): Promise<FrozenWeight> };
+
+/** True when the adapter's A and B start from a decomposition of W rather than PEFT's random A, B = 0. */
+export function startsFromWeight(cfg: AdapterConfig, start: StartOptions): boolean {
+  return (cfg.kind ?? 'lora') !== 'lora' || start.sharedInit === 'svd';
+}
+
+function core(rank: number, diagonal: boolean, start: StartOptions, seed: number, layer: string): Float32Array {
+  const S = diagonal ? new Float32Array(rank) : start.coreInit === 'identity' ? identity(rank) : new Float32Array(rank * rank);
+  if (start.coreInit === 'identity' && diagonal) S.fill(1);
+  if (start.coreInit === 'gaussian') Rng.derive(seed, 'core-init', layer).fillNormal(S, start.coreSigma);
+  return S;
+}
+
+function decomposed(cfg: AdapterConfig, w: FrozenWeight, seed: number, layer: string): LayerFactors {
+  const r = cfg.rank;
+  const s = scaling(cfg);
+  const kind = cfg.kind ?? 'lora';
+  const nIn = w.inFeatures;
+  const nOut = w.outFeatures;
+  if (kind === 'loldu') {
+    const { PL, d, U } = luTopR(w, r);
+    return { A: Float32Array.from(U), B: Float32Array.from(PL), D: Float32Array.from(d, (v) => v / s) };
+  }
+  const { U, sigma, Vt } = topSvd(w, r, Rng.derive(seed, 'svd', layer).nextU32());
+  if (kind === 'svfit') return { A: Float32Array.from(Vt), B: Float32Array.from(U), D: Float32Array.from(sigma, (v) => v / s) };
+  const root = Array.from(sigma, (v) => Math.sqrt(v / s));
+  const A = new Float32Array(r * nIn);
+  const B = new Float32Array(nOut * r);
+  for (let j = 0; j < r; j++) for (let i = 0; i < nIn; i++) A[j * nIn + i] = root[j] * Vt[j * nIn + i];
+  for (let o = 0; o < nOut; o++) for (let j = 0; j < r; j++) B[o * r + j] = U[o * r + j] * root[j];
+  return { A, B };
+}
+
+function isZero(a: Float32Array): boolean {
+  return a.every((v) => v === 0);
+}
+
+/**
+ * The initial state of an adapter on `model`. Kind lora with the `peft` start and an identity core
+ * is exactly initialState (bit for bit).
+ */
+export async function initialAdapterState(model: DecomposableModel, cfg: AdapterConfig, seed: number, start: StartOptions = DEFAULT_START): Promise<AdapterState> {
+  const layers: LinearInfo[] = targetedLinears(model, cfg.targets);
+  const r = cfg.rank;
+  const diagonal = cfg.core === 'diagonal';
+  if (!startsFromWeight(cfg, start)) {
+    const state = initialState(layers, r, cfg.personal, seed);
+    if (cfg.personal && (diagonal || start.coreInit !== 'identity'))
+      for (const [name, f] of state) f.S = core(r, diagonal, start, seed, name);
+    return state;
+  }
+  if (!model.frozenWeight)
+    throw new UsageError(`adapter.kind ${cfg.kind ?? 'lora'} with this start needs the model's frozen weights, which this model does not expose`);
+  const state: AdapterState = new Map();
+  for (const l of layers) {
+    const k = Math.min(l.inFeatures, l.outFeatures);
+    if (r > k) throw new UsageError(`adapter.rank: ${r} exceeds min(in, out) = ${k} of layer ${l.name}, so its weight has no rank-${r} decomposition`);
+    const f = decomposed(cfg, await model.frozenWeight(l.name), seed, l.name);
+    if (cfg.personal) f.S = core(r, diagonal, start, seed, l.name);
+    // The correction cancels the start's product, so the model starts unchanged.
+    let P = f.B;
+    if (f.D) P = mergePersonal(P, f.D, r);
+    if (f.S) P = mergePersonal(P, f.S, r);
+    if (!isZero(P)) {
+      f.RA = f.A.slice();
+      f.RB = P === f.B ? f.B.slice() : P;
+    }
+    state.set(l.name, f);
+  }
+  return state;
+}
