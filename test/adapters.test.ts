@@ -117,6 +117,37 @@ test('adapter gradients match central finite differences (A, B and S)', () => {
   model.dispose();
 });
 
+test('a frozen correction R on a layer acts as W + R: same logits as a model whose weight holds it, never trained', async () => {
+  const c = cfg(false);
+  const arrays = initGPT2Arrays(TINY, 0);
+  const model = GPT2.fromArrays(TINY, arrays);
+  const state = randomState(model, c, 4);
+  const rng = new Rng(9);
+  const moved = new Map([...arrays].map(([k, v]) => [k, { shape: v.shape, data: v.data.slice() }]));
+  for (const [name, f] of state) {
+    const info = targetedLinears(model, c.targets).find((l) => l.name === name)!;
+    f.R = rng.fillNormal(new Float32Array(info.outFeatures * info.inFeatures), 0.2); // [out, in]
+    const w = moved.get(`${name}.weight`)!.data; // Conv1D [in, out]
+    for (let o = 0; o < info.outFeatures; o++) for (let i = 0; i < info.inFeatures; i++) w[i * info.outFeatures + o] += f.R[o * info.inFeatures + i];
+  }
+  const a = new InjectedAdapter(model, { ...c, residual: true }, state);
+  const withR = model.forward(IDS).dataSync().slice();
+  assert.equal(a.variables(['A', 'B', 'S']).length, 2 * state.size); // A and B per layer; R is not a variable
+  const back = await a.read();
+  for (const [name, f] of state) assert.deepEqual(Array.from(back.get(name)!.R!), Array.from(f.R!));
+  a.remove();
+  const reference = GPT2.fromArrays(TINY, moved);
+  const plain = new Map([...state].map(([k, f]) => [k, { A: f.A, B: f.B }]));
+  const b = new InjectedAdapter(reference, c, plain);
+  const expected = reference.forward(IDS).dataSync();
+  b.remove();
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(expected[i] - withR[i]));
+  assert.ok(worst < 1e-5, `max |Δlogit| ${worst}`);
+  model.dispose();
+  reference.dispose();
+});
+
 test('PEFT format round trip: LoRA and CoLoRA (exact factors, plus merged B·S for PEFT users)', () => {
   const model = tinyModel();
   for (const personal of [false, true]) {

@@ -1,7 +1,7 @@
 /**
  * Adapter configuration, PEFT-style: what `adapter_config.json` says (rank, alpha, target modules)
  * plus the adapter kind (how the factors start and which of them train) and whether layers carry
- * CoLoRA's personal core S (full r×r or diagonal).
+ * CoLoRA's personal core S (full r×r or diagonal) and a frozen weight correction R.
  */
 import type { AdapterSpec } from '../config/schema.js';
 import type { FactorName } from './state.js';
@@ -24,16 +24,19 @@ export interface AdapterConfig {
   dropout: number;
   /** CoLoRA layers compute B S A; plain LoRA layers B A. */
   personal: boolean;
+  /** Layers carry a frozen weight correction R (FedEx-LoRA's residual): W + R + (alpha/r) B A. */
+  residual?: boolean;
   /** Default `lora`. */
   kind?: AdapterKind;
   /** Shape of the personal core S (default `full`, r×r). */
   core?: CoreShape;
 }
 
-export function adapterConfigFrom(spec: AdapterSpec, personal: boolean, core: CoreShape = 'full'): AdapterConfig {
-  const cfg: AdapterConfig = { rank: spec.rank, alpha: spec.alpha, targets: [...spec.targets], dropout: spec.dropout, personal };
+export function adapterConfigFrom(spec: AdapterSpec, personal: boolean, extra: Pick<AdapterConfig, 'residual' | 'core'> = {}): AdapterConfig {
+  const { core, ...rest } = extra;
+  const cfg: AdapterConfig = { rank: spec.rank, alpha: spec.alpha, targets: [...spec.targets], dropout: spec.dropout, personal, ...rest };
   if (spec.kind !== 'lora') cfg.kind = spec.kind;
-  if (personal && core !== 'full') cfg.core = core;
+  if (personal && core && core !== 'full') cfg.core = core;
   return cfg;
 }
 

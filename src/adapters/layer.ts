@@ -6,6 +6,8 @@
  *   with a frozen correction (PiSSA's residual base): ΔW − (alpha/r) RB RA, computed as one
  *   low-rank product of rank r + k ([B·…, −RB] [A; RA]) so the model's weights stay untouched.
  * A, B, S and D are tf.Variables; which of them train is the method's choice. RA, RB are constants.
+ * A layer may also carry a frozen dense correction R (ΔW [out, in], e.g. FedEx-LoRA's residual):
+ * Δy += x Rᵀ, a constant, so it is not a tf.Variable and takes the model's unfused path.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LowRank } from '../engine/ops.js';
@@ -19,6 +21,10 @@ export class AdapterLayer implements LinearDelta {
   readonly S: tf.Variable | undefined;
   readonly D: tf.Variable | undefined;
   private correction: { RA: tf.Tensor2D; negRB: tf.Tensor2D; hostA: Float32Array; hostB: Float32Array } | undefined;
+  /** The frozen dense correction, transposed to [in, out] (x Rᵀ = x · this.Rt); undefined when the layer has none. */
+  private Rt: tf.Tensor2D | undefined;
+  /** R as given (frozen, so the host copy is exact). */
+  private R: Float32Array | undefined;
 
   constructor(
     readonly info: LinearInfo,
@@ -32,6 +38,12 @@ export class AdapterLayer implements LinearDelta {
     this.S = factors.S ? tf.variable(factors.S.length === r ? tf.tensor1d(factors.S) : tf.tensor2d(factors.S, [r, r]), true) : undefined;
     this.D = factors.D ? tf.variable(tf.tensor1d(factors.D), true) : undefined;
     this.setCorrection(factors);
+    if (factors.R) this.Rt = this.frozenResidual(factors.R);
+  }
+
+  private frozenResidual(R: Float32Array): tf.Tensor2D {
+    this.R = R.slice();
+    return tf.tidy(() => tf.transpose(tf.tensor2d(R, [this.info.outFeatures, this.info.inFeatures])) as tf.Tensor2D);
   }
 
   private setCorrection(f: LayerFactors): void {
@@ -58,14 +70,20 @@ export class AdapterLayer implements LinearDelta {
 
   delta(x: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
-      const { A, B, scale } = this.lowRank();
+      const { A, B, scale } = this.factors();
       const h = tf.mul(tf.matMul(x, A, false, true), scale) as tf.Tensor2D; // [N, m]
-      return tf.matMul(h, B, false, true); // [N, out]
+      const y = tf.matMul(h, B, false, true) as tf.Tensor2D; // [N, out]
+      return this.Rt ? (tf.add(y, tf.matMul(x, this.Rt)) as tf.Tensor2D) : y;
     });
   }
 
-  /** The factors for the model's fused linear layer: A, B·S (CoLoRA) or B, and alpha/r; with the correction appended. */
-  lowRank(): LowRank {
+  /** The factors for the model's fused linear layer; none with a dense R. */
+  lowRank(): LowRank | undefined {
+    return this.Rt ? undefined : this.factors();
+  }
+
+  /** A, B·S (CoLoRA) or B, and alpha/r; with the low-rank correction appended. */
+  private factors(): LowRank {
     if (!this.D && !this.correction && (!this.S || this.S.rank === 2))
       return { A: this.A as tf.Tensor2D, B: (this.S ? tf.matMul(this.B, this.S) : this.B) as tf.Tensor2D, scale: this.scaling };
     const B = this.left();
@@ -93,6 +111,11 @@ export class AdapterLayer implements LinearDelta {
       }
     });
     this.setCorrection(factors);
+    if (this.Rt) {
+      if (!factors.R) throw new Error(`${this.info.name}: layer with a frozen correction needs R`);
+      this.Rt.dispose();
+      this.Rt = this.frozenResidual(factors.R);
+    }
   }
 
   /** Current values on the host, read without blocking (GPU backends have no synchronous read). */
@@ -105,6 +128,7 @@ export class AdapterLayer implements LinearDelta {
       f.RA = this.correction.hostA.slice();
       f.RB = this.correction.hostB.slice();
     }
+    if (this.R) f.R = this.R.slice();
     return f;
   }
 
@@ -115,5 +139,6 @@ export class AdapterLayer implements LinearDelta {
     this.D?.dispose();
     if (this.correction) tf.dispose([this.correction.RA, this.correction.negRB]);
     this.correction = undefined;
+    this.Rt?.dispose();
   }
 }

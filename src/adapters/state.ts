@@ -4,8 +4,9 @@
  * for `core: diagonal`); SVFit and LoLDU add their trained diagonal D [r]; an adapter that
  * changes the frozen base (PiSSA) carries the correction RA [k, in], RB [out, k]:
  *   ΔW = (alpha/r) · (B · diag(D) · S · A − RB · RA)      (absent D, S = identity; absent RA, RB = 0)
- * All row-major Float32Arrays. Aggregation and checkpointing work on these; the tf.Variables live
- * in AdapterLayer.
+ * plus any frozen dense correction a method adds to the model (FedEx's residual R [out, in]).
+ * All row-major Float32Arrays. Aggregation, checkpointing and what crosses the network work on
+ * these; the tf.Variables live in AdapterLayer.
  */
 import { Rng } from '../util/rng.js';
 import type { LinearInfo } from '../model/linear-delta.js';
@@ -13,9 +14,6 @@ import type { LinearInfo } from '../model/linear-delta.js';
 /** The trainable factors a method can name. */
 export type FactorName = 'A' | 'B' | 'S' | 'D';
 export const FACTORS: readonly FactorName[] = ['A', 'B', 'S', 'D'];
-/** Every array a layer may carry (the frozen correction too), for copying and checkpoints. */
-export type LayerKey = FactorName | 'RA' | 'RB';
-export const LAYER_KEYS: readonly LayerKey[] = ['A', 'B', 'S', 'D', 'RA', 'RB'];
 
 export interface LayerFactors {
   A: Float32Array;
@@ -27,7 +25,16 @@ export interface LayerFactors {
   /** The frozen correction of the base: the layer computes (W − (alpha/r)·RB·RA) x + ... Never trained or averaged. */
   RA?: Float32Array;
   RB?: Float32Array;
+  /**
+   * A frozen correction of the layer's weight, ΔW in PEFT's [out, in] orientation, already
+   * scaled (the layer computes W x + R x + (alpha/r) B A x). Never trained; a method sets it.
+   */
+  R?: Float32Array;
 }
+
+/** Every tensor a layer can carry: the trainable factors and the frozen corrections. */
+export type TensorName = keyof LayerFactors;
+export const TENSORS: readonly TensorName[] = ['A', 'B', 'S', 'D', 'RA', 'RB', 'R'];
 
 /** Layer name (e.g. `h.0.attn.c_attn`) → factors. Insertion order = model order. */
 export type AdapterState = Map<string, LayerFactors>;
@@ -56,7 +63,7 @@ export function initialState(layers: readonly LinearInfo[], rank: number, person
 
 export function cloneLayer(f: LayerFactors): LayerFactors {
   const c: LayerFactors = { A: f.A.slice(), B: f.B.slice() };
-  for (const k of LAYER_KEYS) {
+  for (const k of TENSORS) {
     const v = f[k];
     if (v && k !== 'A' && k !== 'B') c[k] = v.slice();
   }
@@ -70,7 +77,7 @@ export function cloneState(state: AdapterState): AdapterState {
 }
 
 /** A copy of `base` with the named factors taken from `from` (e.g. the global A, B into a client's state with its personal S). */
-export function withFactors(base: AdapterState, from: AdapterState, factors: readonly LayerKey[]): AdapterState {
+export function withFactors(base: AdapterState, from: AdapterState | Payload, factors: readonly TensorName[]): AdapterState {
   const out = cloneState(base);
   for (const [name, f] of out) {
     const src = from.get(name);
@@ -81,6 +88,38 @@ export function withFactors(base: AdapterState, from: AdapterState, factors: rea
     }
   }
   return out;
+}
+
+/** What crosses the network: per layer, some of its tensors (see methods/strategy.ts). */
+export type Payload = Map<string, Partial<LayerFactors>>;
+
+/** The named tensors of every layer of `state`, copied (what a client uploads or the server sends). */
+export function pick(state: AdapterState, names: readonly TensorName[]): Payload {
+  const out: Payload = new Map();
+  for (const [layer, f] of state) {
+    const p: Partial<LayerFactors> = {};
+    for (const k of names) if (f[k]) p[k] = f[k]!.slice();
+    out.set(layer, p);
+  }
+  return out;
+}
+
+/** A copy of `base` with every tensor `p` carries put in (a client taking in what the server sent). */
+export function applyPayload(base: AdapterState, p: Payload): AdapterState {
+  const out = cloneState(base);
+  for (const [layer, tensors] of p) {
+    const f = out.get(layer);
+    if (!f) throw new Error(`adapter state has no layer ${layer}`);
+    for (const [k, v] of Object.entries(tensors) as [TensorName, Float32Array][]) f[k] = v.slice();
+  }
+  return out;
+}
+
+/** Bytes on the wire: 4 per float32 value. */
+export function payloadBytes(p: Payload): number {
+  let n = 0;
+  for (const f of p.values()) for (const v of Object.values(f)) n += (v as Float32Array).byteLength;
+  return n;
 }
 
 /** B·S [out, r], the B of the plain LoRA adapter equivalent to a CoLoRA layer (S full [r, r] or diagonal [r]). */
