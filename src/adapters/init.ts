@@ -34,9 +34,22 @@ export const DEFAULT_START: StartOptions = { coreInit: 'identity', coreSigma: 1e
 /** A model whose frozen weights an adapter can read (decomposition kinds and the `svd` start need it). */
 export type DecomposableModel = AdaptableModel & { frozenWeight?(name: string): Promise<FrozenWeight> };
 
+/** The frozen weights of the targeted layers, read once (only needed when `startsFromWeight`). */
+export async function readFrozenWeights(model: DecomposableModel, targets: readonly string[], what: string): Promise<Map<string, FrozenWeight>> {
+  if (!model.frozenWeight) throw new UsageError(`${what} needs the model's frozen weights, which this model does not expose`);
+  const out = new Map<string, FrozenWeight>();
+  for (const l of targetedLinears(model, targets)) out.set(l.name, await model.frozenWeight(l.name));
+  return out;
+}
+
 /** True when the adapter's A and B start from a decomposition of W rather than PEFT's random A, B = 0. */
 export function startsFromWeight(cfg: AdapterConfig, start: StartOptions): boolean {
   return (cfg.kind ?? 'lora') !== 'lora' || start.sharedInit === 'svd';
+}
+
+/** The core S_i(0) of a layer: the same for every client (it depends on seed and layer only). */
+export function initialCore(rank: number, diagonal: boolean, start: StartOptions, seed: number, layer: string): Float32Array {
+  return core(rank, diagonal, start, seed, layer);
 }
 
 function core(rank: number, diagonal: boolean, start: StartOptions, seed: number, layer: string): Float32Array {
@@ -71,11 +84,16 @@ function isZero(a: Float32Array): boolean {
 }
 
 /**
- * The initial state of an adapter on `model`. Kind lora with the `peft` start and an identity core
- * is exactly initialState (bit for bit).
+ * The initial state of an adapter on `layers`. Kind lora with the `peft` start and an identity
+ * core is exactly initialState (bit for bit); the other starts need the layers' frozen weights.
  */
-export async function initialAdapterState(model: DecomposableModel, cfg: AdapterConfig, seed: number, start: StartOptions = DEFAULT_START): Promise<AdapterState> {
-  const layers: LinearInfo[] = targetedLinears(model, cfg.targets);
+export function initialAdapterState(
+  layers: readonly LinearInfo[],
+  cfg: AdapterConfig,
+  seed: number,
+  start: StartOptions = DEFAULT_START,
+  weights?: ReadonlyMap<string, FrozenWeight>,
+): AdapterState {
   const r = cfg.rank;
   const diagonal = cfg.core === 'diagonal';
   if (!startsFromWeight(cfg, start)) {
@@ -84,13 +102,13 @@ export async function initialAdapterState(model: DecomposableModel, cfg: Adapter
       for (const [name, f] of state) f.S = core(r, diagonal, start, seed, name);
     return state;
   }
-  if (!model.frozenWeight)
-    throw new UsageError(`adapter.kind ${cfg.kind ?? 'lora'} with this start needs the model's frozen weights, which this model does not expose`);
   const state: AdapterState = new Map();
   for (const l of layers) {
     const k = Math.min(l.inFeatures, l.outFeatures);
     if (r > k) throw new UsageError(`adapter.rank: ${r} exceeds min(in, out) = ${k} of layer ${l.name}, so its weight has no rank-${r} decomposition`);
-    const f = decomposed(cfg, await model.frozenWeight(l.name), seed, l.name);
+    const w = weights?.get(l.name);
+    if (!w) throw new Error(`initialAdapterState: no frozen weight for layer ${l.name}`);
+    const f = decomposed(cfg, w, seed, l.name);
     if (cfg.personal) f.S = core(r, diagonal, start, seed, l.name);
     // The correction cancels the start's product, so the model starts unchanged.
     let P = f.B;
