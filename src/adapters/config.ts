@@ -14,9 +14,11 @@ export interface AdapterConfig {
   personal: boolean;
   /** Layers carry a frozen weight correction R (FedEx-LoRA's residual): W + R + (alpha/r) B A. */
   residual?: boolean;
+  /** Layers carry a second, personal LoRA PA, PB beside the shared one (FedDPA). */
+  dual?: boolean;
 }
 
-export function adapterConfigFrom(spec: AdapterSpec, personal: boolean, extra: Pick<AdapterConfig, 'residual'> = {}): AdapterConfig {
+export function adapterConfigFrom(spec: AdapterSpec, personal: boolean, extra: Pick<AdapterConfig, 'residual' | 'dual'> = {}): AdapterConfig {
   return { rank: spec.rank, alpha: spec.alpha, targets: [...spec.targets], dropout: spec.dropout, personal, ...extra };
 }
 

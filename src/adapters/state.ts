@@ -7,13 +7,17 @@
 import { Rng } from '../util/rng.js';
 import type { LinearInfo } from '../model/linear-delta.js';
 
-export type FactorName = 'A' | 'B' | 'S';
-export const FACTORS: readonly FactorName[] = ['A', 'B', 'S'];
+/** Trainable factors: LoRA's A, B; CoLoRA's S; FedDPA's personal LoRA PA [r, in], PB [out, r]. */
+export type FactorName = 'A' | 'B' | 'S' | 'PA' | 'PB';
+export const FACTORS: readonly FactorName[] = ['A', 'B', 'S', 'PA', 'PB'];
 
 export interface LayerFactors {
   A: Float32Array;
   B: Float32Array;
   S?: Float32Array;
+  /** A second, personal LoRA on the same layer (FedDPA): Δy += (alpha/r) x PAᵀ PBᵀ. */
+  PA?: Float32Array;
+  PB?: Float32Array;
   /**
    * A frozen correction of the layer's weight, ΔW in PEFT's [out, in] orientation, already
    * scaled (the layer computes W x + R x + (alpha/r) B A x). Never trained; a method sets it.
@@ -23,7 +27,7 @@ export interface LayerFactors {
 
 /** Every tensor a layer can carry: the trainable factors and the frozen R. */
 export type TensorName = keyof LayerFactors;
-export const TENSORS: readonly TensorName[] = ['A', 'B', 'S', 'R'];
+export const TENSORS: readonly TensorName[] = ['A', 'B', 'S', 'PA', 'PB', 'R'];
 
 /** Layer name (e.g. `h.0.attn.c_attn`) → factors. Insertion order = model order. */
 export type AdapterState = Map<string, LayerFactors>;

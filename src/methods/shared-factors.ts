@@ -22,7 +22,7 @@ export interface SharedFactorOptions {
   /** One training unit on all clients' data (centralized). */
   pooled?: boolean;
   /** Extra layer structure (e.g. a frozen residual R). */
-  layers?: Pick<AdapterConfig, 'residual'>;
+  layers?: Pick<AdapterConfig, 'residual' | 'dual'>;
 }
 
 export class SharedFactorStrategy implements Strategy {
