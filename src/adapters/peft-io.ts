@@ -21,7 +21,7 @@ import { readSafetensors, writeSafetensors, type TensorData } from '../model/saf
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UsageError } from '../util/errors.js';
 import type { AdapterConfig } from './config.js';
-import { mergePersonal, type AdapterState, type LayerFactors } from './state.js';
+import { mergePersonal, stackDual, type AdapterState, type LayerFactors } from './state.js';
 import { InjectedAdapter, type AdaptableModel } from './inject.js';
 
 const PREFIX = 'base_model.model.transformer.';
@@ -55,19 +55,6 @@ function dims(f: LayerFactors, rank: number): { inF: number; outF: number } {
   return { inF: f.A.length / rank, outF: f.B.length / rank };
 }
 
-/** [A; PA] (2r × in) and [B, PB] (out × 2r): the two LoRAs of a FedDPA layer as one. */
-function stackDual(f: LayerFactors, r: number, inF: number, outF: number): { A: Float32Array; B: Float32Array } {
-  const A = new Float32Array(2 * r * inF);
-  A.set(f.A, 0);
-  A.set(f.PA!, r * inF);
-  const B = new Float32Array(outF * 2 * r);
-  for (let o = 0; o < outF; o++) {
-    B.set(f.B.subarray(o * r, (o + 1) * r), o * 2 * r);
-    B.set(f.PB!.subarray(o * r, (o + 1) * r), o * 2 * r + r);
-  }
-  return { A, B };
-}
-
 export function saveAdapter(dir: string, cfg: AdapterConfig, state: AdapterState, baseModel: string): void {
   const r = cfg.rank;
   const merged = new Map<string, TensorData>();
@@ -77,7 +64,7 @@ export function saveAdapter(dir: string, cfg: AdapterConfig, state: AdapterState
     const { inF, outF } = dims(f, r);
     if (cfg.residual) residuals.set(`${PREFIX}${name}.residual.weight`, { shape: [outF, inF], data: f.R! });
     if (cfg.dual) {
-      const { A, B } = stackDual(f, r, inF, outF);
+      const { A, B } = stackDual(f, r);
       merged.set(`${PREFIX}${name}.lora_A.weight`, { shape: [2 * r, inF], data: A });
       merged.set(`${PREFIX}${name}.lora_B.weight`, { shape: [outF, 2 * r], data: B });
       continue;

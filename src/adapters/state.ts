@@ -122,3 +122,18 @@ export function mergePersonal(B: Float32Array, S: Float32Array, rank: number): F
     }
   return BS;
 }
+
+/** A FedDPA layer's shared and personal LoRAs as one of rank 2r: A = [A; PA] [2r, in], B = [B, PB] [out, 2r]. */
+export function stackDual(f: LayerFactors, rank: number): { A: Float32Array; B: Float32Array } {
+  if (!f.PA || !f.PB) throw new Error('stackDual: the layer has no personal LoRA');
+  const out = f.B.length / rank;
+  const A = new Float32Array(2 * f.A.length);
+  A.set(f.A, 0);
+  A.set(f.PA, f.A.length);
+  const B = new Float32Array(2 * f.B.length);
+  for (let o = 0; o < out; o++) {
+    B.set(f.B.subarray(o * rank, (o + 1) * rank), o * 2 * rank);
+    B.set(f.PB.subarray(o * rank, (o + 1) * rank), o * 2 * rank + rank);
+  }
+  return { A, B };
+}
