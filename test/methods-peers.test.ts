@@ -160,6 +160,7 @@ test('fedex: W + R + (alpha/r) B̄ Ā equals the weighted mean of the clients\' 
   assert.equal(keys(ins.download), 'A,B,R');
   // a checkpoint carries R
   const snap = s.snapshot();
+  assert.ok([...snap.units.values()].every((u) => u.get('L')!.R === undefined)); // one R, the server's
   const t = make('fedex', shape);
   t.restore(snap);
   assert.deepEqual(arr(t.adapterFor('c2').get('L')!.R), arr(s.adapterFor('c2').get('L')!.R));

@@ -12,6 +12,7 @@ import { loadExperimentConfig } from '../src/config/load.js';
 import { runExperiment } from '../src/experiment/run-experiment.js';
 import { readResultsCsv, readJsonl } from '../src/experiment/results-files.js';
 import { loadAdapter } from '../src/adapters/peft-io.js';
+import { evalCommand } from '../src/experiment/eval-command.js';
 import type { RoundLog } from '../src/experiment/run-method.js';
 
 let modelDir = '';
@@ -99,6 +100,14 @@ test('fedsa, flexlora, fedex and feddpa train end to end; results carry what eac
   assert.equal(Ra.length, OUT * IN);
   assert.ok(Ra.some((x) => x !== 0));
   assert.deepEqual(Array.from(Ra), Array.from(fedex[1].state.get('h.1.attn.c_attn')!.R!));
+
+  // `colora eval` reloads every peer's saved adapter (their exactness is checked by logits in
+  // adapters.test.ts) and its rows keep the communication columns
+  const trained = readFileSync(join(out, 'predictions.jsonl'), 'utf8');
+  const trainedRows = readResultsCsv(join(out, 'results.csv'));
+  await evalCommand({ run: out, quiet: true });
+  assert.equal(readFileSync(join(out, 'predictions.jsonl'), 'utf8'), trained);
+  assert.deepEqual(readResultsCsv(join(out, 'results.csv')), trainedRows);
 });
 
 test('fedex resumed after its first round ends where an uninterrupted run does, residual included', async () => {

@@ -9,7 +9,7 @@
  * adapter (adapters/peft-io.ts).
  */
 import { scaling } from '../adapters/config.js';
-import { pick, type AdapterState, type Payload } from '../adapters/state.js';
+import { applyPayload, cloneState, pick, type AdapterState, type Payload } from '../adapters/state.js';
 import { exampleWeights, weightedAverage } from './aggregate.js';
 import { SharedFactorStrategy } from './shared-factors.js';
 import type { FitResult, StrategyContext, StrategyFactory } from './strategy.js';
@@ -17,6 +17,24 @@ import type { FitResult, StrategyContext, StrategyFactory } from './strategy.js'
 export class FedExStrategy extends SharedFactorStrategy {
   constructor(ctx: StrategyContext) {
     super('fedex', ctx, { shared: ['A', 'B'], trainable: ['A', 'B'], layers: { residual: true } });
+    for (const s of this.kept.values()) for (const f of s.values()) delete f.R;
+  }
+
+  // R is the server's, one copy: a client's kept state holds its factors only (a dense R per
+  // client would cost clients × out × in per layer), and takes R from what it is sent, or zero
+  // before the first residual.
+  override clientStart(unit: string, download: Payload): AdapterState {
+    const s = applyPayload(this.keptState(unit), download);
+    for (const f of s.values()) f.R ??= new Float32Array((f.B.length / this.ctx.adapter.rank) * (f.A.length / this.ctx.adapter.rank));
+    return s;
+  }
+
+  override clientUpload(unit: string, trained: AdapterState): Payload {
+    const upload = super.clientUpload(unit, trained);
+    const kept = cloneState(trained);
+    for (const f of kept.values()) delete f.R;
+    this.kept.set(unit, kept);
+    return upload;
   }
 
   protected override initialState(): AdapterState {
