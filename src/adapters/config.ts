@@ -26,13 +26,15 @@ export interface AdapterConfig {
   personal: boolean;
   /** Layers carry a frozen weight correction R (FedEx-LoRA's residual): W + R + (alpha/r) B A. */
   residual?: boolean;
+  /** Layers carry a second, personal LoRA PA, PB beside the shared one (FedDPA). */
+  dual?: boolean;
   /** Default `lora`. */
   kind?: AdapterKind;
   /** Shape of the personal core S (default `full`, r×r). */
   core?: CoreShape;
 }
 
-export function adapterConfigFrom(spec: AdapterSpec, personal: boolean, extra: Pick<AdapterConfig, 'residual' | 'core'> = {}): AdapterConfig {
+export function adapterConfigFrom(spec: AdapterSpec, personal: boolean, extra: Pick<AdapterConfig, 'residual' | 'dual' | 'core'> = {}): AdapterConfig {
   const { core, ...rest } = extra;
   const cfg: AdapterConfig = { rank: spec.rank, alpha: spec.alpha, targets: [...spec.targets], dropout: spec.dropout, personal, ...rest };
   if (spec.kind !== 'lora') cfg.kind = spec.kind;
@@ -49,7 +51,7 @@ export function freezesAB(kind: AdapterKind | undefined): boolean {
  * A method's factor list (shared or trained) in the terms of an adapter kind: for SVFit and LoLDU
  * "the shared adapter" A, B is their diagonal D, so a method that trains or shares A and B trains
  * or shares D. A method that treats A and B differently (FFA, FedSA) has no meaning there;
- * `kindSplitsAB` finds it for the config check.
+ * `splitsAB` finds it.
  */
 export function kindFactors(kind: AdapterKind | undefined, factors: readonly FactorName[]): FactorName[] {
   if (!freezesAB(kind)) return [...factors];

@@ -11,6 +11,13 @@
  *   colora_adapter.safetensors   the exact factors: lora_A, lora_B, colora_S, colora_D, colora_RA, colora_RB
  *   colora_config.json           {"personal", "kind", "core", ...}
  * so colora reloads the exact factors and PEFT loads the equivalent LoRA.
+ * A FedDPA client's shared and personal LoRAs are written the same way as one plain LoRA of rank
+ * 2r (lora_A = [A; PA], lora_B = [B, PB], lora_alpha = 2·alpha so alpha/r is unchanged): exact,
+ * and the first r ranks are the shared adapter. A layer's frozen dense correction R (FedEx-LoRA)
+ * is not a LoRA: it is written beside the adapter as
+ *   colora_residual.safetensors  base_model.model.transformer.<layer>.residual.weight [out, in]
+ * to be added to the base weight (W ← W + R; GPT-2's Conv1D stores W as [in, out], so add Rᵀ)
+ * before loading the LoRA; colora reloads it with the adapter.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +29,7 @@ import { updateFactors, type AdapterState, type LayerFactors } from './state.js'
 import { InjectedAdapter, type AdaptableModel } from './inject.js';
 
 const PREFIX = 'base_model.model.transformer.';
+const RESIDUAL_FILE = 'colora_residual.safetensors';
 
 export interface SavedAdapter {
   config: AdapterConfig;
@@ -63,9 +71,11 @@ export function saveAdapter(dir: string, cfg: AdapterConfig, state: AdapterState
   const exact = needsExactFactors(cfg, state);
   const merged = new Map<string, TensorData>();
   const factors = new Map<string, TensorData>();
+  const residuals = new Map<string, TensorData>();
   let peftRank = 0;
   for (const [name, f] of state) {
     const { inF, outF } = dims(f, r);
+    if (cfg.residual) residuals.set(`${PREFIX}${name}.residual.weight`, { shape: [outF, inF], data: f.R! });
     const { P, Q, m } = updateFactors(f, r);
     if (peftRank === 0) peftRank = m;
     if (m !== peftRank) throw new Error(`saveAdapter: layer ${name} has rank ${m}, another ${peftRank} (PEFT takes one r)`);
@@ -83,9 +93,10 @@ export function saveAdapter(dir: string, cfg: AdapterConfig, state: AdapterState
     }
   }
   writeSafetensors(join(dir, 'adapter_model.safetensors'), merged, { format: 'pt' });
+  const notes: Record<string, unknown> = {};
   if (exact) {
     writeSafetensors(join(dir, 'colora_adapter.safetensors'), factors, { format: 'pt' });
-    writeJsonAtomic(join(dir, 'colora_config.json'), {
+    Object.assign(notes, {
       personal: cfg.personal,
       kind: cfg.kind ?? 'lora',
       core: cfg.personal ? (cfg.core ?? 'full') : null,
@@ -95,6 +106,12 @@ export function saveAdapter(dir: string, cfg: AdapterConfig, state: AdapterState
       lora_alpha: cfg.alpha,
     });
   }
+  if (cfg.dual) Object.assign(notes, { dual: true, shared_ranks: [0, r], personal_ranks: [r, 2 * r] });
+  if (cfg.residual) {
+    writeSafetensors(join(dir, RESIDUAL_FILE), residuals, { format: 'pt' });
+    Object.assign(notes, { residual: RESIDUAL_FILE, apply: 'add each residual.weight [out, in] to its base weight before loading the LoRA' });
+  }
+  if (Object.keys(notes).length > 0) writeJsonAtomic(join(dir, 'colora_config.json'), notes);
   writeJsonAtomic(join(dir, 'adapter_config.json'), peftConfigJson(cfg, baseModel, peftRank || r));
 }
 
@@ -160,7 +177,19 @@ export function loadAdapter(dir: string): SavedAdapter {
     if (f.S && f.S.length === rank) diagonal = true;
   }
   if (state.size === 0) throw new UsageError(`${file}: no LoRA tensors found`);
-  const config: AdapterConfig = { rank, alpha, targets, dropout: Number(raw.lora_dropout ?? 0), personal };
+  const residualFile = join(dir, RESIDUAL_FILE);
+  const residual = existsSync(residualFile);
+  if (residual) {
+    for (const [key, t] of readSafetensors(residualFile)) {
+      const name = layerName(key, '.residual.weight');
+      const f = name === undefined ? undefined : state.get(name);
+      if (!f) throw new UsageError(`${residualFile}: tensor ${key} names no layer of the adapter`);
+      if (t.data.length !== (f.A.length / rank) * (f.B.length / rank)) throw new UsageError(`${residualFile}: tensor ${key} has shape [${t.shape.join(', ')}], which does not fit its layer`);
+      f.R = t.data;
+    }
+    for (const [name, f] of state) if (!f.R) throw new UsageError(`${residualFile}: layer ${name} has no residual.weight`);
+  }
+  const config: AdapterConfig = { rank, alpha, targets, dropout: Number(raw.lora_dropout ?? 0), personal, ...(residual ? { residual } : {}) };
   if (kind !== 'lora') config.kind = kind;
   if (diagonal) config.core = 'diagonal';
   return { config, state };

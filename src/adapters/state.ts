@@ -11,9 +11,9 @@
 import { Rng } from '../util/rng.js';
 import type { LinearInfo } from '../model/linear-delta.js';
 
-/** The trainable factors a method can name. */
-export type FactorName = 'A' | 'B' | 'S' | 'D';
-export const FACTORS: readonly FactorName[] = ['A', 'B', 'S', 'D'];
+/** Trainable factors: LoRA's A, B; CoLoRA's S; SVFit's / LoLDU's D; FedDPA's personal LoRA PA [r, in], PB [out, r]. */
+export type FactorName = 'A' | 'B' | 'S' | 'D' | 'PA' | 'PB';
+export const FACTORS: readonly FactorName[] = ['A', 'B', 'S', 'D', 'PA', 'PB'];
 
 export interface LayerFactors {
   A: Float32Array;
@@ -22,7 +22,10 @@ export interface LayerFactors {
   S?: Float32Array;
   /** SVFit's singular values / LoLDU's pivots (over alpha/r), the only trained part of those kinds. */
   D?: Float32Array;
-  /** The frozen correction of the base: the layer computes (W − (alpha/r)·RB·RA) x + ... Never trained or averaged. */
+  /** A second, personal LoRA on the same layer (FedDPA): Δy += (alpha/r) x PAᵀ PBᵀ. */
+  PA?: Float32Array;
+  PB?: Float32Array;
+  /** The frozen low-rank correction of the base: the layer computes (W − (alpha/r)·RB·RA) x + ... Never trained or averaged. */
   RA?: Float32Array;
   RB?: Float32Array;
   /**
@@ -34,7 +37,7 @@ export interface LayerFactors {
 
 /** Every tensor a layer can carry: the trainable factors and the frozen corrections. */
 export type TensorName = keyof LayerFactors;
-export const TENSORS: readonly TensorName[] = ['A', 'B', 'S', 'D', 'RA', 'RB', 'R'];
+export const TENSORS: readonly TensorName[] = ['A', 'B', 'S', 'D', 'PA', 'PB', 'RA', 'RB', 'R'];
 
 /** Layer name (e.g. `h.0.attn.c_attn`) → factors. Insertion order = model order. */
 export type AdapterState = Map<string, LayerFactors>;
@@ -149,25 +152,44 @@ export function coreMatrix(S: Float32Array, rank: number): Float32Array {
 
 /**
  * The layer's update ΔW / (alpha/r) as one low-rank product P Q with P [out, m], Q [m, in]:
- * P = [B·diag(D)·S, −RB], Q = [A; RA] (m = r, or r + k with a correction). What PEFT users get
- * (PEFT's own PiSSA-to-LoRA conversion is this concatenation) and what the similarity measures.
+ * P = [B·diag(D)·S, PB, −RB], Q = [A; PA; RA] (m = r, plus r for FedDPA's personal LoRA, plus k
+ * with a correction). What PEFT users get (PEFT's own PiSSA-to-LoRA conversion is this
+ * concatenation) and what the core diagnostics measure.
  */
 export function updateFactors(f: LayerFactors, rank: number): { P: Float32Array; Q: Float32Array; m: number } {
   let P = f.B;
   if (f.D) P = mergePersonal(P, f.D, rank);
   if (f.S) P = mergePersonal(P, f.S, rank);
-  if (!f.RA || !f.RB) return { P: P === f.B ? f.B.slice() : P, Q: f.A.slice(), m: rank };
   const inF = f.A.length / rank;
   const out = f.B.length / rank;
-  const k = f.RA.length / inF;
-  const m = rank + k;
+  // Column blocks of P and the matching row blocks of Q: the trained product, FedDPA's personal LoRA, the correction.
+  const blocks: { P: Float32Array; Q: Float32Array; k: number; sign: number }[] = [{ P, Q: f.A, k: rank, sign: 1 }];
+  if (f.PA && f.PB) blocks.push({ P: f.PB, Q: f.PA, k: rank, sign: 1 });
+  if (f.RA && f.RB) blocks.push({ P: f.RB, Q: f.RA, k: f.RA.length / inF, sign: -1 });
+  if (blocks.length === 1) return { P: P === f.B ? f.B.slice() : P, Q: f.A.slice(), m: rank };
+  const m = blocks.reduce((s, b) => s + b.k, 0);
   const PP = new Float32Array(out * m);
-  for (let o = 0; o < out; o++) {
-    for (let j = 0; j < rank; j++) PP[o * m + j] = P[o * rank + j];
-    for (let j = 0; j < k; j++) PP[o * m + rank + j] = -f.RB[o * k + j];
-  }
   const QQ = new Float32Array(m * inF);
-  QQ.set(f.A, 0);
-  QQ.set(f.RA, rank * inF);
+  let at = 0;
+  for (const b of blocks) {
+    for (let o = 0; o < out; o++) for (let j = 0; j < b.k; j++) PP[o * m + at + j] = b.sign * b.P[o * b.k + j];
+    QQ.set(b.Q, at * inF);
+    at += b.k;
+  }
   return { P: PP, Q: QQ, m };
+}
+
+/** A FedDPA layer's shared and personal LoRAs as one of rank 2r: A = [A; PA] [2r, in], B = [B, PB] [out, 2r]. */
+export function stackDual(f: LayerFactors, rank: number): { A: Float32Array; B: Float32Array } {
+  if (!f.PA || !f.PB) throw new Error('stackDual: the layer has no personal LoRA');
+  const out = f.B.length / rank;
+  const A = new Float32Array(2 * f.A.length);
+  A.set(f.A, 0);
+  A.set(f.PA, f.A.length);
+  const B = new Float32Array(2 * f.B.length);
+  for (let o = 0; o < out; o++) {
+    B.set(f.B.subarray(o * rank, (o + 1) * rank), o * 2 * rank);
+    B.set(f.PB.subarray(o * rank, (o + 1) * rank), o * 2 * rank + rank);
+  }
+  return { A, B };
 }

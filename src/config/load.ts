@@ -99,10 +99,12 @@ function checkStructure(src: YamlSource, config: ExperimentConfig): void {
 /** CoLoRA's options that cannot work together (docs/method.md, "CoLoRA's options"). */
 function checkCoLoRA(src: YamlSource, config: ExperimentConfig): void {
   const kind = config.adapter.kind;
-  // Methods that treat A and B differently (their strategies refuse these kinds too, at the start of training).
-  const splitting = config.methods.filter((m) => m === 'ffa');
-  if ((kind === 'svfit' || kind === 'loldu') && splitting.length > 0)
-    throw src.error(['adapter', 'kind'], `${kind} keeps A and B frozen and trains only its diagonal, so ${splitting.join(', ')} (which trains B but not A) has no meaning with it; use kind lora or pissa, or drop ${splitting.join(', ')}`);
+  // SVFit and LoLDU train only their diagonal D: methods that treat A and B differently (ffa, fedsa;
+  // their strategies refuse these kinds too) or aggregate the products B_k A_k (flexlora, fedex)
+  // have no meaning there.
+  const needAB = config.methods.filter((m) => ['ffa', 'fedsa', 'flexlora', 'fedex'].includes(m));
+  if ((kind === 'svfit' || kind === 'loldu') && needAB.length > 0)
+    throw src.error(['adapter', 'kind'], `${kind} keeps A and B frozen and trains only its diagonal, so ${needAB.join(', ')} (which treat A and B apart or aggregate B·A) have no meaning with it; use kind lora or pissa, or drop ${needAB.join(', ')}`);
   const c = config.colora;
   if (c.core_init === 'zero' && c.shared_init === 'peft' && config.adapter.kind === 'lora')
     throw src.error(

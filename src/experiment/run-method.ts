@@ -20,6 +20,7 @@ import { learningRateAt } from '../train/optimizer.js';
 import { loadRoundCheckpoint, saveRoundCheckpoint } from '../train/round-checkpoint.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
+import { communicationOf, readCommunication, withCommunication, writeCommunication } from './communication.js';
 import { evaluateItems, scoreByTask, type Prediction } from './evaluate.js';
 import type { PreparedClient, TestItem } from './prepare-data.js';
 
@@ -68,6 +69,11 @@ export interface ResultRow {
   rougeL: number;
   exact_match: number;
   n_test: number;
+  /** What the client's method exchanged and trains (experiment/communication.ts); absent for `base`. */
+  bytes_up_per_round?: number;
+  bytes_down_per_round?: number;
+  trainable_params?: number;
+  personal_params?: number;
 }
 
 export type ClientPrediction = Prediction & { grouping: string; seed: number; method: MethodName; client: string };
@@ -204,7 +210,7 @@ export async function evaluateClients(ctx: MethodRunContext, adapters: EvalAdapt
     progress.stop();
     adapter?.remove();
   }
-  return { rows, predictions };
+  return { rows: withCommunication(rows, adapters ? readCommunication(ctx.dir) : undefined), predictions };
 }
 
 /** The start decomposes the frozen weights: another adapter kind than lora, or CoLoRA's `svd` start. */
@@ -236,6 +242,7 @@ export async function runMethod(ctx: MethodRunContext): Promise<MethodOutcome> {
       adapter.remove();
     }
     for (const c of ctx.clients) saveAdapter(join(ctx.dir, 'adapters', c.name), adapterCfg, strategy.adapterFor(c.name), ctx.modelName);
+    writeCommunication(ctx.dir, communicationOf(strategy, log, ctx.clients.map((c) => c.name)));
     adapters = { config: adapterCfg, stateFor: (client) => strategy.adapterFor(client) };
   }
   const final = adapters && { config: adapters.config, states: new Map(ctx.clients.map((c) => [c.name, adapters!.stateFor(c.name)])) };

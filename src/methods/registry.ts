@@ -5,7 +5,11 @@
 import { centralized } from './centralized.js';
 import { colora } from './colora.js';
 import { fedavg } from './fedavg.js';
+import { feddpa } from './feddpa.js';
+import { fedex } from './fedex.js';
+import { fedsa } from './fedsa.js';
 import { ffa } from './ffa.js';
+import { flexlora } from './flexlora.js';
 import { local } from './local.js';
 import type { Strategy, StrategyContext, StrategyFactory, TrainedMethod } from './strategy.js';
 
@@ -15,6 +19,10 @@ export const STRATEGIES: Record<TrainedMethod, StrategyFactory> = {
   colora,
   ffa,
   centralized,
+  fedsa,
+  flexlora,
+  fedex,
+  feddpa,
 };
 
 export function createStrategy(method: TrainedMethod, ctx: StrategyContext): Strategy {

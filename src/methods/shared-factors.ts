@@ -23,8 +23,8 @@ export interface SharedFactorOptions {
   personal?: boolean;
   /** One training unit on all clients' data (centralized). */
   pooled?: boolean;
-  /** Extra layer structure (e.g. a frozen residual R, a diagonal core). */
-  layers?: Pick<AdapterConfig, 'residual' | 'core'>;
+  /** Extra layer structure (a frozen residual R, FedDPA's personal LoRA, a diagonal core). */
+  layers?: Pick<AdapterConfig, 'residual' | 'dual' | 'core'>;
 }
 
 export class SharedFactorStrategy implements Strategy {

@@ -11,7 +11,7 @@
  * client whose update is zero on a layer gives no row for it.
  */
 import { Matrix, QrDecomposition, SingularValueDecomposition } from 'ml-matrix';
-import { coreMatrix, type AdapterState, type LayerFactors } from '../adapters/state.js';
+import { coreMatrix, stackDual, type AdapterState, type LayerFactors } from '../adapters/state.js';
 import type { MethodName } from '../config/schema.js';
 
 export interface SimilarityRow {
@@ -30,8 +30,15 @@ export const SIMILARITY_COLUMNS = ['grouping', 'seed', 'method', 'layer', 'clien
 
 const RELATIVE_TOL = 1e-6;
 
-/** Orthonormal basis (out × m, columns by decreasing singular value) of ΔW's column space, m ≤ r. */
+/**
+ * Orthonormal basis (out × m, columns by decreasing singular value) of ΔW's column space, m ≤ r.
+ * A FedDPA layer's two LoRAs count as one of rank 2r ([B, PB], [A; PA]). A frozen dense
+ * correction R (FedEx) is left out: it is the same for every client, so it cannot tell clients
+ * apart. The low-rank correction RB·RA of a decomposition start is part of the update
+ * (B S A − RB RA is what the client learned on top of W) and is counted.
+ */
 export function updateColumnBasis(f: LayerFactors, rank: number, scaling: number): Matrix {
+  if (f.PA && f.PB) return updateColumnBasis({ ...stackDual(f, rank), RA: f.RA, RB: f.RB }, 2 * rank, scaling);
   // ΔW / scale = P A with P = [B·diag(D)·S, −RB] and A = [A; RA] (state.ts updateFactors), in float64.
   const out = f.B.length / rank;
   const inF = f.A.length / rank;
