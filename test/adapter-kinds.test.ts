@@ -113,7 +113,7 @@ test('only the trained part of each kind is a variable it trains: lora/pissa A, 
   assert.deepEqual(kindFactors('loldu', ['A', 'B', 'S']), ['D', 'S']);
 });
 
-test('finite-difference gradients for each adapter kind, alone and under a CoLoRA core (full and diagonal)', async () => {
+test('finite-difference gradients for each adapter kind, alone and under a CoLoRA core (full and diagonal), and for each CoLoRA start', async () => {
   const model = GPT2.fromArrays(TINY, initGPT2Arrays(TINY, 2));
   for (const kind of KINDS)
     for (const [personal, core] of [[false, 'full'], [true, 'full'], [true, 'diagonal']] as const) {
@@ -123,6 +123,17 @@ test('finite-difference gradients for each adapter kind, alone and under a CoLoR
       const a = new InjectedAdapter(model, c, state);
       const n = checkGradients(model, a, trainable(c), `${kind}/${personal ? core : 'plain'}`);
       assert.equal(n, 4 * 3 * trainable(c).length); // 4 layers (2 targets × 2 blocks) × 3 entries per variable
+      a.remove();
+    }
+  // CoLoRA's other starts on kind lora: PiSSA's shared factors with a gaussian or zero core (with and without a correction).
+  for (const coreInit of ['gaussian', 'zero'] as const)
+    for (const core of ['full', 'diagonal'] as const) {
+      const c = cfg('lora', true, core);
+      const state = await start(model, c, { coreInit, sharedInit: 'svd', coreSigma: 0.1 });
+      assert.equal(!!state.get('h.0.attn.c_attn')!.RA, coreInit === 'gaussian', 'a correction exactly when the start is not a zero update');
+      perturb(state, c, 6);
+      const a = new InjectedAdapter(model, c, state);
+      assert.equal(checkGradients(model, a, ['A', 'B', 'S'], `svd/${coreInit}/${core}`), 4 * 3 * 3);
       a.remove();
     }
   model.dispose();
