@@ -15,7 +15,7 @@ import { UsageError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { scaling, type AdapterConfig } from './config.js';
 import { targetedLinears, type AdaptableModel } from './inject.js';
-import { identity, initialState, mergePersonal, type AdapterState, type LayerFactors } from './state.js';
+import { cloneLayer, identity, initialState, mergePersonal, type AdapterState, type LayerFactors } from './state.js';
 import { luTopR, topSvd } from './weight-decomposition.js';
 
 export type CoreInit = 'identity' | 'gaussian' | 'zero';
@@ -34,13 +34,25 @@ export const DEFAULT_START: StartOptions = { coreInit: 'identity', coreSigma: 1e
 /** A model whose frozen weights an adapter can read (decomposition kinds and the `svd` start need it). */
 export type DecomposableModel = AdaptableModel & { frozenWeight?(name: string): Promise<FrozenWeight> };
 
-/** The frozen weights of the targeted layers, read once (only needed when `startsFromWeight`). */
+/** Frozen weights already read, per model (they never change), so every method of a run shares them and their decompositions. */
+const weightCache = new WeakMap<object, Map<string, FrozenWeight>>();
+
+/** The frozen weights of the targeted layers, read once per model (only needed when `startsFromWeight`). */
 export async function readFrozenWeights(model: DecomposableModel, targets: readonly string[], what: string): Promise<Map<string, FrozenWeight>> {
   if (!model.frozenWeight) throw new UsageError(`${what} needs the model's frozen weights, which this model does not expose`);
+  let cached = weightCache.get(model);
+  if (!cached) weightCache.set(model, (cached = new Map()));
   const out = new Map<string, FrozenWeight>();
-  for (const l of targetedLinears(model, targets)) out.set(l.name, await model.frozenWeight(l.name));
+  for (const l of targetedLinears(model, targets)) {
+    let w = cached.get(l.name);
+    if (!w) cached.set(l.name, (w = await model.frozenWeight(l.name)));
+    out.set(l.name, w);
+  }
   return out;
 }
+
+/** Decompositions already computed, per frozen weight and (kind, rank, alpha, seed): the SVD of a large layer takes seconds. */
+const decompositionCache = new WeakMap<FrozenWeight, Map<string, LayerFactors>>();
 
 /** True when the adapter's A and B start from a decomposition of W rather than PEFT's random A, B = 0. */
 export function startsFromWeight(cfg: AdapterConfig, start: StartOptions): boolean {
@@ -60,6 +72,15 @@ function core(rank: number, diagonal: boolean, start: StartOptions, seed: number
 }
 
 function decomposed(cfg: AdapterConfig, w: FrozenWeight, seed: number, layer: string): LayerFactors {
+  const key = `${cfg.kind ?? 'lora'}/${cfg.rank}/${cfg.alpha}/${seed}/${layer}`;
+  let cached = decompositionCache.get(w);
+  if (!cached) decompositionCache.set(w, (cached = new Map()));
+  let f = cached.get(key);
+  if (!f) cached.set(key, (f = decompose(cfg, w, seed, layer)));
+  return cloneLayer(f);
+}
+
+function decompose(cfg: AdapterConfig, w: FrozenWeight, seed: number, layer: string): LayerFactors {
   const r = cfg.rank;
   const s = scaling(cfg);
   const kind = cfg.kind ?? 'lora';
