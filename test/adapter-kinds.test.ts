@@ -11,6 +11,7 @@ import { InjectedAdapter, targetedLinears } from '../src/adapters/inject.js';
 import { initialAdapterState, readFrozenWeights, type StartOptions } from '../src/adapters/init.js';
 import { kindFactors, type AdapterConfig, type AdapterKind } from '../src/adapters/config.js';
 import { loadAdapter, saveAdapter, applyAdapterDir } from '../src/adapters/peft-io.js';
+import { gpt2Family } from '../src/model/gpt2-family.js';
 import type { AdapterState, FactorName } from '../src/adapters/state.js';
 import { batchLoss } from '../src/train/loss.js';
 import { makeBatch } from '../src/train/batch.js';
@@ -151,7 +152,7 @@ test('export: the PEFT file alone (plain LoRA on the original base, PiSSA as ran
       live.remove();
       const dir = mkdtempSync(join(tmpdir(), 'colora-kind-'));
       t.after(() => rmSync(dir, { recursive: true, force: true }));
-      saveAdapter(dir, c, state, 'builtin:tiny');
+      saveAdapter(dir, c, state, 'builtin:tiny', gpt2Family.peft);
       const exact = applyAdapterDir(model, dir);
       assert.ok(maxDiff(model.forward(IDS).dataSync(), expected) < 1e-5, `${kind}: exact factors`);
       exact.remove();

@@ -34,9 +34,15 @@ export interface AdapterConfig {
   core?: CoreShape;
 }
 
+/** adapter.targets of a loaded config (loadExperimentConfig fills absent targets with the model family's defaults). */
+export function resolvedTargets(spec: Pick<AdapterSpec, 'targets'>): string[] {
+  if (!spec.targets) throw new Error('adapter.targets not resolved against the model family');
+  return [...spec.targets];
+}
+
 export function adapterConfigFrom(spec: AdapterSpec, personal: boolean, extra: Pick<AdapterConfig, 'residual' | 'dual' | 'core'> = {}): AdapterConfig {
   const { core, ...rest } = extra;
-  const cfg: AdapterConfig = { rank: spec.rank, alpha: spec.alpha, targets: [...spec.targets], dropout: spec.dropout, personal, ...rest };
+  const cfg: AdapterConfig = { rank: spec.rank, alpha: spec.alpha, targets: resolvedTargets(spec), dropout: spec.dropout, personal, ...rest };
   if (spec.kind !== 'lora') cfg.kind = spec.kind;
   if (personal && core && core !== 'full') cfg.core = core;
   return cfg;

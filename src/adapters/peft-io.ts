@@ -1,8 +1,11 @@
 /**
  * Adapters on disk in PEFT's format, so any PEFT user can load them:
  *   adapter_config.json          PEFT LoraConfig (peft_type LORA, r, lora_alpha, target_modules, ...)
- *   adapter_model.safetensors    base_model.model.transformer.<layer>.lora_A.weight [r, in]
- *                                base_model.model.transformer.<layer>.lora_B.weight [out, r]
+ *   adapter_model.safetensors    <prefix><layer>.lora_A.weight [r, in]
+ *                                <prefix><layer>.lora_B.weight [out, r]
+ * where the model family gives the prefix (PeftNaming: `base_model.model.transformer.` for
+ * GPT-2, `base_model.model.model.` for the Llama family) and fan_in_fan_out (true only for
+ * GPT-2's Conv1D weights).
  * Every adapter is written as the plain LoRA with the same update on the original base weights
  * (state.ts updateFactors): CoLoRA as lora_B = B·S_i; SVFit and LoLDU as B·diag(D); an adapter
  * with a frozen correction (PiSSA, and the decomposition starts) as PEFT's own PiSSA-to-LoRA
@@ -15,20 +18,21 @@
  * 2r (lora_A = [A; PA], lora_B = [B, PB], lora_alpha = 2·alpha so alpha/r is unchanged): exact,
  * and the first r ranks are the shared adapter. A layer's frozen dense correction R (FedEx-LoRA)
  * is not a LoRA: it is written beside the adapter as
- *   colora_residual.safetensors  base_model.model.transformer.<layer>.residual.weight [out, in]
- * to be added to the base weight (W ← W + R; GPT-2's Conv1D stores W as [in, out], so add Rᵀ)
- * before loading the LoRA; colora reloads it with the adapter.
+ *   colora_residual.safetensors  <prefix><layer>.residual.weight [out, in]
+ * to be added to the base weight before loading the LoRA (W ← W + R for an nn.Linear [out, in];
+ * W ← W + Rᵀ where fan_in_fan_out, GPT-2's Conv1D [in, out]); colora reloads it with the adapter.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors, writeSafetensors, type TensorData } from '../model/safetensors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UsageError } from '../util/errors.js';
+import { ConfigFields } from '../model/config-fields.js';
+import type { PeftNaming } from '../model/families.js';
 import { ADAPTER_KINDS, type AdapterConfig, type AdapterKind } from './config.js';
 import { updateFactors, type AdapterState, type LayerFactors } from './state.js';
 import { InjectedAdapter, type AdaptableModel } from './inject.js';
 
-const PREFIX = 'base_model.model.transformer.';
 const RESIDUAL_FILE = 'colora_residual.safetensors';
 
 export interface SavedAdapter {
@@ -36,7 +40,7 @@ export interface SavedAdapter {
   state: AdapterState;
 }
 
-function peftConfigJson(cfg: AdapterConfig, baseModel: string, rank: number): Record<string, unknown> {
+function peftConfigJson(cfg: AdapterConfig, baseModel: string, naming: PeftNaming, rank: number): Record<string, unknown> {
   return {
     peft_type: 'LORA',
     task_type: 'CAUSAL_LM',
@@ -45,7 +49,7 @@ function peftConfigJson(cfg: AdapterConfig, baseModel: string, rank: number): Re
     lora_alpha: (cfg.alpha * rank) / cfg.rank,
     lora_dropout: cfg.dropout,
     target_modules: cfg.targets,
-    fan_in_fan_out: true, // GPT-2's Conv1D stores weights [in, out]
+    fan_in_fan_out: naming.fanInFanOut,
     bias: 'none',
     init_lora_weights: true,
     inference_mode: true,
@@ -66,8 +70,9 @@ function needsExactFactors(cfg: AdapterConfig, state: AdapterState): boolean {
 
 const EXTRA: readonly ['S' | 'D' | 'RA' | 'RB', string][] = [['S', 'colora_S'], ['D', 'colora_D'], ['RA', 'colora_RA'], ['RB', 'colora_RB']];
 
-export function saveAdapter(dir: string, cfg: AdapterConfig, state: AdapterState, baseModel: string): void {
+export function saveAdapter(dir: string, cfg: AdapterConfig, state: AdapterState, baseModel: string, naming: PeftNaming): void {
   const r = cfg.rank;
+  const PREFIX = naming.keyPrefix;
   const exact = needsExactFactors(cfg, state);
   const merged = new Map<string, TensorData>();
   const factors = new Map<string, TensorData>();
@@ -109,42 +114,45 @@ export function saveAdapter(dir: string, cfg: AdapterConfig, state: AdapterState
   if (cfg.dual) Object.assign(notes, { dual: true, shared_ranks: [0, r], personal_ranks: [r, 2 * r] });
   if (cfg.residual) {
     writeSafetensors(join(dir, RESIDUAL_FILE), residuals, { format: 'pt' });
-    Object.assign(notes, { residual: RESIDUAL_FILE, apply: 'add each residual.weight [out, in] to its base weight before loading the LoRA' });
+    const apply = naming.fanInFanOut
+      ? 'add the transpose of each residual.weight [out, in] to its base weight (stored [in, out], fan_in_fan_out) before loading the LoRA'
+      : 'add each residual.weight [out, in] to its base weight before loading the LoRA';
+    Object.assign(notes, { residual: RESIDUAL_FILE, apply });
   }
   if (Object.keys(notes).length > 0) writeJsonAtomic(join(dir, 'colora_config.json'), notes);
-  writeJsonAtomic(join(dir, 'adapter_config.json'), peftConfigJson(cfg, baseModel, peftRank || r));
+  writeJsonAtomic(join(dir, 'adapter_config.json'), peftConfigJson(cfg, baseModel, naming, peftRank || r));
 }
 
 function layerName(key: string, suffix: string): string | undefined {
   if (!key.endsWith(suffix)) return undefined;
   let name = key.slice(0, -suffix.length);
-  for (const p of ['base_model.model.', 'transformer.']) if (name.startsWith(p)) name = name.slice(p.length);
+  // PEFT's wrapper prefix, then the checkpoint's (GPT-2 `transformer.`, Llama family `model.`).
+  for (const p of ['base_model.model.', 'transformer.', 'model.']) if (name.startsWith(p)) name = name.slice(p.length);
   return name;
 }
 
-function readJson(file: string): Record<string, unknown> {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`${file}: invalid JSON: ${(e as Error).message}`);
-  }
-}
+/** Largest LoRA rank a saved adapter may declare (far above any useful rank; below what breaks an allocation). */
+export const MAX_ADAPTER_RANK = 65536;
 
 export function loadAdapter(dir: string): SavedAdapter {
   const cfgFile = join(dir, 'adapter_config.json');
   if (!existsSync(cfgFile)) throw new UsageError(`${dir}: not an adapter directory (no adapter_config.json)`);
-  const raw = readJson(cfgFile);
-  if (raw.peft_type !== 'LORA') throw new UsageError(`${cfgFile}: peft_type: expected "LORA", got ${JSON.stringify(raw.peft_type)}`);
-  const targets = Array.isArray(raw.target_modules) ? raw.target_modules.map(String) : [String(raw.target_modules)];
+  const f = ConfigFields.read(cfgFile);
+  const raw = f.raw;
+  if (raw.peft_type !== 'LORA') throw f.error('peft_type', `expected "LORA", got ${JSON.stringify(raw.peft_type)}`);
+  const peftRank = f.posInt('r', MAX_ADAPTER_RANK);
+  const peftAlpha = f.float('lora_alpha', { min: 0, exclusiveMin: true, max: 1e6 });
+  const dropout = f.float('lora_dropout', { min: 0, max: 1, exclusiveMax: true, fallback: 0 });
+  const tm = raw.target_modules;
+  const targets = typeof tm === 'string' ? [tm] : Array.isArray(tm) && tm.length > 0 && tm.every((t) => typeof t === 'string' && t !== '') ? (tm as string[]) : undefined;
+  if (!targets) throw f.error('target_modules', `expected a module name or a non-empty list of module names, got ${JSON.stringify(tm)}`);
   const exact = existsSync(join(dir, 'colora_adapter.safetensors'));
   // The exact factors carry their own rank and alpha (the PEFT file's may be the doubled PiSSA conversion).
-  const exactCfg = exact && existsSync(join(dir, 'colora_config.json')) ? readJson(join(dir, 'colora_config.json')) : {};
-  const rank = exactCfg.r ?? raw.r;
-  const alpha = exactCfg.lora_alpha ?? raw.lora_alpha;
-  if (typeof rank !== 'number' || !(rank > 0)) throw new UsageError(`${cfgFile}: r: expected a positive integer`);
-  if (typeof alpha !== 'number') throw new UsageError(`${cfgFile}: lora_alpha: expected a number`);
-  const kind = (exactCfg.kind ?? 'lora') as AdapterKind;
-  if (!ADAPTER_KINDS.includes(kind)) throw new UsageError(`${join(dir, 'colora_config.json')}: kind: expected one of ${ADAPTER_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
+  const notesFile = join(dir, 'colora_config.json');
+  const notes = exact && existsSync(notesFile) ? ConfigFields.read(notesFile) : undefined;
+  const rank = notes ? notes.posInt('r', MAX_ADAPTER_RANK, peftRank) : peftRank;
+  const alpha = notes ? notes.float('lora_alpha', { min: 0, exclusiveMin: true, max: 1e6, fallback: peftAlpha }) : peftAlpha;
+  const kind: AdapterKind = notes ? notes.oneOf('kind', ADAPTER_KINDS, 'lora') : 'lora';
   const file = join(dir, exact ? 'colora_adapter.safetensors' : 'adapter_model.safetensors');
   const tensors = readSafetensors(file);
   const state: AdapterState = new Map();
@@ -168,7 +176,7 @@ export function loadAdapter(dir: string): SavedAdapter {
       get(name)[factor] = t.data;
     }
   }
-  const personal = exactCfg.personal === undefined ? exact : exactCfg.personal === true;
+  const personal = notes?.has('personal') ? notes.bool('personal', exact) : exact;
   let diagonal = false;
   for (const [name, f] of state) {
     if (f.A.length === 0 || f.B.length === 0) throw new UsageError(`${file}: layer ${name} lacks lora_A or lora_B`);
@@ -189,7 +197,7 @@ export function loadAdapter(dir: string): SavedAdapter {
     }
     for (const [name, f] of state) if (!f.R) throw new UsageError(`${residualFile}: layer ${name} has no residual.weight`);
   }
-  const config: AdapterConfig = { rank, alpha, targets, dropout: Number(raw.lora_dropout ?? 0), personal, ...(residual ? { residual } : {}) };
+  const config: AdapterConfig = { rank, alpha, targets, dropout, personal, ...(residual ? { residual } : {}) };
   if (kind !== 'lora') config.kind = kind;
   if (diagonal) config.core = 'diagonal';
   return { config, state };
@@ -202,5 +210,5 @@ export function applyAdapterDir(model: AdaptableModel, dir: string): InjectedAda
   for (const name of state.keys())
     if (!names.has(name)) throw new UsageError(`${dir}: adapter layer ${name} is not a linear layer of this model`);
   const cfg = { ...config, targets: [...state.keys()] };
-  return new InjectedAdapter(model, cfg, state);
+  return new InjectedAdapter(model, cfg, state, dir);
 }
