@@ -187,3 +187,23 @@ test('colora train applies adapter.dropout from the config: losses change, a rer
   assert.deepEqual(on.loss, again.loss);
   assert.equal(on.results, again.results);
 });
+
+test('frozen corrections (FedEx dense R, PiSSA low-rank RA/RB) belong to the frozen path: dropout leaves them unmasked', () => {
+  const info = { name: 'l', inFeatures: 4, outFeatures: 3 };
+  const rng = new Rng(9);
+  const x = tf.tensor2d(rng.fillNormal(new Float32Array(32 * 4)), [32, 4]);
+  // B = 0, so the trained branch adds nothing and delta(x) is the correction alone, masked or not.
+  const base = { A: rng.fillNormal(new Float32Array(2 * 4)), B: new Float32Array(3 * 2) };
+  const R = rng.fillNormal(new Float32Array(3 * 4));
+  const RA = rng.fillNormal(new Float32Array(1 * 4)), RB = rng.fillNormal(new Float32Array(3 * 1));
+  for (const extra of [{ R }, { RA, RB }]) {
+    const layer = new AdapterLayer(info, 2, 1.5, { ...base, ...extra }, 0.5);
+    const evalDelta = layer.delta(x).dataSync().slice();
+    layer.setDropoutStream(new Rng(1));
+    const trainDelta = layer.delta(x).dataSync();
+    assert.ok(evalDelta.some((v) => v !== 0), 'the correction is not zero');
+    for (let i = 0; i < evalDelta.length; i++) assert.ok(Math.abs(trainDelta[i] - evalDelta[i]) < 1e-5, `${Object.keys(extra)}: ${trainDelta[i]} vs ${evalDelta[i]}`);
+    layer.dispose();
+  }
+  x.dispose();
+});

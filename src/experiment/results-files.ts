@@ -7,8 +7,11 @@ import { stringify } from 'csv-stringify/sync';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { ClientPrediction, ResultRow, RoundLog } from './run-method.js';
 
-/** The contract's columns, then colora's own: n_cut, the predictions the model's context length cut short. */
-export const RESULT_COLUMNS = ['grouping', 'seed', 'method', 'client', 'task', 'rougeL', 'exact_match', 'n_test', 'n_cut'] as const;
+export const RESULT_COLUMNS = ['grouping', 'seed', 'method', 'client', 'task', 'rougeL', 'exact_match', 'n_test'] as const;
+/** Extra columns (the contract allows them): the predictions the model's context length cut short. */
+export const CONTEXT_COLUMNS = ['n_cut'] as const;
+/** Extra columns (the contract allows them): what the method exchanged and trains, empty for `base`. */
+export const COMMUNICATION_COLUMNS = ['bytes_up_per_round', 'bytes_down_per_round', 'trainable_params', 'personal_params'] as const;
 
 function round4(x: number): number {
   return Math.round(x * 1e4) / 1e4;
@@ -17,7 +20,7 @@ function round4(x: number): number {
 export function resultsCsv(rows: readonly ResultRow[]): string {
   return stringify(
     rows.map((r) => ({ ...r, rougeL: round4(r.rougeL), exact_match: round4(r.exact_match), n_cut: r.n_cut ?? 0 })),
-    { header: true, columns: [...RESULT_COLUMNS] },
+    { header: true, columns: [...RESULT_COLUMNS, ...CONTEXT_COLUMNS, ...COMMUNICATION_COLUMNS] },
   );
 }
 
@@ -45,6 +48,7 @@ export function readResultsCsv(path: string): ResultRow[] {
       exact_match: Number(o.exact_match),
       n_test: Number(o.n_test),
       ...(o.n_cut !== undefined && o.n_cut !== '' ? { n_cut: Number(o.n_cut) } : {}),
+      ...Object.fromEntries(COMMUNICATION_COLUMNS.filter((k) => o[k] !== undefined && o[k] !== '').map((k) => [k, Number(o[k])])),
     };
   });
 }
