@@ -76,13 +76,13 @@ export function cellDir(out: string, c: { grouping: string | Grouping; seed: num
   return join(out, 'cells', g, `seed-${c.seed}`, c.method);
 }
 
-function readCell(out: string, c: Cell): CellRecord | undefined {
+export function readCell(out: string, c: Cell): CellRecord | undefined {
   const f = join(cellDir(out, c), 'cell.json');
   return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as CellRecord) : undefined;
 }
 
 /** Rebuild the sweep-level files from every finished cell, in cell order. */
-function writeSweepFiles(out: string, config: ExperimentConfig, cells: readonly Cell[], backend: string): { rows: ResultRow[]; log: RoundLog[] } {
+export function writeSweepFiles(out: string, config: ExperimentConfig, cells: readonly Cell[], backend: string): { rows: ResultRow[]; log: RoundLog[] } {
   const done = cells.map((c) => readCell(out, c)).filter((r): r is CellRecord => r !== undefined);
   const rows = done.flatMap((d) => d.rows);
   const log = done.flatMap((d) => d.log);
@@ -92,6 +92,43 @@ function writeSweepFiles(out: string, config: ExperimentConfig, cells: readonly 
   const note = `Sweep \`${config.name}\`: ${done.length} of ${cells.length} cells finished, model \`${config.model}\`, tasks from \`${config.data.tasks_dir}\`, backend \`${backend}\`.`;
   writeFileAtomic(join(out, 'summary.md'), summaryMarkdown(config.name, rows, [note]));
   return { rows, log };
+}
+
+/**
+ * Train and evaluate one cell into `dir`: its adapters, predictions.jsonl and, last (the commit
+ * point), cell.json. The in-process sweep and `colora worker` both run cells through this.
+ */
+export async function runCell(s: ModelSession, config: ExperimentConfig, cell: Cell, clients: PreparedClient[], dir: string): Promise<CellRecord> {
+  const t0 = Date.now();
+  const outcome = await runMethod({
+    session: s,
+    modelName: config.model,
+    config,
+    seed: cell.seed,
+    grouping: cell.grouping.name,
+    method: cell.method,
+    clients,
+    dir,
+    quiet: true,
+  });
+  writeFileAtomic(join(dir, 'predictions.jsonl'), jsonl(outcome.predictions));
+  const seconds = (Date.now() - t0) / 1000;
+  const a = outcome.adapters;
+  const similarity = a ? subspaceSimilarityRows({ grouping: cell.grouping.name, seed: cell.seed, method: cell.method }, a.states, a.config.rank, a.config.alpha / a.config.rank, [1, a.config.rank]) : undefined;
+  const record: CellRecord = { grouping: cell.grouping.name, seed: cell.seed, method: cell.method, rows: outcome.rows, log: outcome.log, similarity, seconds };
+  writeJsonAtomic(join(dir, 'cell.json'), record);
+  return record;
+}
+
+/** A non-finite loss under a `no_nan_loss` rule stops the sweep (exit 3 via the rule), not exit 1. */
+export function isNanStop(e: unknown, config: ExperimentConfig): boolean {
+  return e instanceof RunError && /non-finite loss/.test(e.message) && config.expect.some((r) => r.no_nan_loss);
+}
+
+/** The progress line for a finished cell. */
+export function cellLine(r: CellRecord): string {
+  const rl = r.rows.reduce((a, x) => a + x.rougeL, 0) / Math.max(1, r.rows.length);
+  return `${r.grouping}/${r.seed}/${r.method}: Rouge-L ${rl.toFixed(1)} (${r.seconds.toFixed(0)} s)`;
 }
 
 export async function runSweep(loaded: LoadedConfig, o: SweepOptions, session?: ModelSession): Promise<SweepOutcome> {
@@ -113,48 +150,34 @@ export async function runSweep(loaded: LoadedConfig, o: SweepOptions, session?: 
     const key = `${cell.grouping.name}/${cell.seed}`;
     if (prepared?.key !== key)
       prepared = { key, clients: prepareClients(cell.grouping.clients, config.data, tasks, encoderOf(s), cell.seed) };
-    const dir = cellDir(o.out, cell);
-    const t0 = Date.now();
-    let outcome;
+    let record: CellRecord;
     try {
-      outcome = await runMethod({
-        session: s,
-        modelName: config.model,
-        config,
-        seed: cell.seed,
-        grouping: cell.grouping.name,
-        method: cell.method,
-        clients: prepared.clients,
-        dir,
-        quiet: true,
-      });
+      record = await runCell(s, config, cell, prepared.clients, cellDir(o.out, cell));
     } catch (e) {
-      if (e instanceof RunError && /non-finite loss/.test(e.message) && config.expect.some((r) => r.no_nan_loss)) {
-        progress.log(`colora: ${e.message}`);
+      if (isNanStop(e, config)) {
+        progress.log(`colora: ${(e as Error).message}`);
         nanStopped = true;
         break;
       }
       throw e;
     }
-    writeFileAtomic(join(dir, 'predictions.jsonl'), jsonl(outcome.predictions));
-    const seconds = (Date.now() - t0) / 1000;
-    const a = outcome.adapters;
-    const similarity = a ? subspaceSimilarityRows({ grouping: cell.grouping.name, seed: cell.seed, method: cell.method }, a.states, a.config.rank, a.config.alpha / a.config.rank, [1, a.config.rank]) : undefined;
-    const record: CellRecord = { grouping: cell.grouping.name, seed: cell.seed, method: cell.method, rows: outcome.rows, log: outcome.log, similarity, seconds };
-    writeJsonAtomic(join(dir, 'cell.json'), record);
     writeSweepFiles(o.out, config, cells, s.backend);
-    const rl = outcome.rows.reduce((a, r) => a + r.rougeL, 0) / Math.max(1, outcome.rows.length);
-    progress.tick(`${key}/${cell.method}: Rouge-L ${rl.toFixed(1)} (${seconds.toFixed(0)} s)`);
+    progress.tick(cellLine(record));
     o.afterCell?.(cell);
   }
   progress.stop();
-  const { rows, log } = writeSweepFiles(o.out, config, cells, s.backend);
+  return finishSweep(o.out, config, cells, s.backend, nanStopped, (line) => progress.log(line));
+}
+
+/** The last step of every sweep (in-process or coordinated): result files, report, expect: rules. */
+export async function finishSweep(out: string, config: ExperimentConfig, cells: readonly Cell[], backend: string, nanStopped: boolean, log: (line: string) => void): Promise<SweepOutcome> {
+  const written = writeSweepFiles(out, config, cells, backend);
   try {
-    await writeReport(o.out, { notes: [`Backend \`${s.backend}\`.`] });
+    await writeReport(out, { notes: [`Backend \`${backend}\`.`] });
   } catch (e) {
     // The results are complete; a failed figure must not fail the sweep (`colora report` retries).
-    progress.log(`colora: report not written: ${(e as Error).message}`);
+    log(`colora: report not written: ${(e as Error).message}`);
   }
-  const expectations = checkExpectations(config.expect, rows, log, nanStopped);
-  return { rows, log, expectations, nanStopped };
+  const expectations = checkExpectations(config.expect, written.rows, written.log, nanStopped);
+  return { ...written, expectations, nanStopped };
 }

@@ -1,0 +1,72 @@
+/**
+ * What a worker does with one cell job: check it (size, protocol version, shape, config hash),
+ * run the cell with the in-process sweep's own runCell into a directory of its own, and return
+ * the cell's files (or, with --artifacts, leave them in the shared directory and return the list).
+ * A check that fails throws UnrecoverableError: the job fails with that reason, is not retried,
+ * and the worker goes on serving.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UnrecoverableError } from 'bullmq';
+import { ExperimentSchema, type BackendName, type ExperimentConfig } from '../config/schema.js';
+import { openTaskSource } from '../data/task-source.js';
+import { resolveModelDir } from '../model/checkpoint.js';
+import { encoderOf } from '../experiment/session.js';
+import { prepareClients } from '../experiment/prepare-data.js';
+import { runCell, sweepAxes } from '../experiment/sweep.js';
+import { packCellFiles } from './cell-files.js';
+import { CellJobSchema, configHash, describeIssues, MAX_JOB_BYTES, MAX_RESULT_BYTES, PROTOCOL_VERSION, type CellJob, type CellResult } from './protocol.js';
+import type { SessionPool } from './session-pool.js';
+
+export interface CellWorkerOptions {
+  backend?: BackendName;
+  artifacts?: string;
+  tasksDir?: string;
+}
+
+const MiB = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+
+/** Checks a raw payload; the reason is the job's failedReason when it is refused. */
+export function checkCellJob(data: unknown): { job: CellJob; config: ExperimentConfig } {
+  const size = Buffer.byteLength(JSON.stringify(data ?? null));
+  if (size > MAX_JOB_BYTES) throw new UnrecoverableError(`payload of ${MiB(size)} exceeds the ${MiB(MAX_JOB_BYTES)} limit for a job`);
+  const v = (data as { protocol?: unknown } | null)?.protocol;
+  if (typeof v === 'number' && v !== PROTOCOL_VERSION)
+    throw new UnrecoverableError(`job speaks protocol version ${v}, this worker speaks ${PROTOCOL_VERSION}: run coordinator and workers of the same colora version`);
+  const parsed = CellJobSchema.safeParse(data);
+  if (!parsed.success) throw new UnrecoverableError(`malformed job payload: ${describeIssues(parsed.error)}`);
+  const job = parsed.data;
+  const actual = configHash(job.config);
+  if (actual !== job.sweep) throw new UnrecoverableError(`job is for sweep ${job.sweep} but its config hashes to ${actual}: the payload was altered or built by another colora`);
+  const config = ExperimentSchema.safeParse(job.config);
+  if (!config.success) throw new UnrecoverableError(`malformed job payload: config: ${describeIssues(config.error)}`);
+  return { job, config: config.data };
+}
+
+export async function runCellJob(id: string, data: unknown, pool: SessionPool, o: CellWorkerOptions): Promise<CellResult> {
+  const { job, config } = checkCellJob(data);
+  if (job.transport === 'artifacts' && !o.artifacts)
+    throw new UnrecoverableError('the coordinator sends results through --artifacts DIR, and this worker was started without --artifacts');
+  const grouping = sweepAxes(config).groupings.find((g) => g.name === job.cell.grouping);
+  if (!grouping) throw new UnrecoverableError(`malformed job payload: no grouping '${job.cell.grouping}' in its config`);
+  if (!config.methods.includes(job.cell.method)) throw new UnrecoverableError(`malformed job payload: method '${job.cell.method}' is not in its config`);
+  const session = await pool.acquire(resolveModelDir(config.model), o.backend ?? config.backend);
+  const inline = job.transport === 'redis';
+  // With --artifacts the working directory is shared and named by the job, so a job picked up
+  // again after its worker died resumes at the cell's last finished round.
+  const dir = inline ? mkdtempSync(join(tmpdir(), 'colora-cell-')) : join(o.artifacts!, id);
+  try {
+    const tasks = openTaskSource(o.tasksDir ?? config.data.tasks_dir);
+    const clients = prepareClients(grouping.clients, config.data, tasks, encoderOf(session), job.cell.seed);
+    await runCell(session, config, { grouping, seed: job.cell.seed, method: job.cell.method }, clients, dir);
+    const result: CellResult = { protocol: PROTOCOL_VERSION, kind: 'cell', sweep: job.sweep, worker: `${hostname()}:${process.pid}`, backend: session.backend, files: packCellFiles(dir, inline) };
+    const size = Buffer.byteLength(JSON.stringify(result));
+    if (size > MAX_RESULT_BYTES)
+      throw new UnrecoverableError(`the cell's files come to ${MiB(size)} encoded, over the ${MiB(MAX_RESULT_BYTES)} that travel through Redis; run coordinator and workers with --artifacts DIR (a shared directory)`);
+    return result;
+  } finally {
+    pool.release(session);
+    if (inline) rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * What travels through the queue, versioned and validated with zod on both ends. A job carries
+ * the protocol version, the hash of the resolved config it belongs to (the sweep's identity) and
+ * the config itself, so a worker needs nothing but the queue URL; a result carries the same hash
+ * back, so a coordinator never gathers another sweep's cell.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { ExperimentConfig } from '../config/schema.js';
+import { METHODS } from '../config/schema.js';
+
+/** Bumped whenever a payload's shape or meaning changes; workers refuse other versions. */
+export const PROTOCOL_VERSION = 1;
+
+/** BullMQ key prefix and queue names (BullMQ forbids ':' in queue names). */
+export const KEY_PREFIX = 'colora';
+export const CELL_QUEUE = 'cells';
+
+/** A job payload larger than this (JSON) fails: configs are kilobytes, client states megabytes. */
+export const MAX_JOB_BYTES = 16 * 1024 * 1024;
+/**
+ * A result (JSON, files base64-encoded) larger than this fails with a pointer to --artifacts:
+ * finished results sit in Redis's memory until the coordinator gathers them.
+ */
+export const MAX_RESULT_BYTES = 64 * 1024 * 1024;
+
+const CellRef = z.strictObject({ grouping: z.string().min(1), seed: z.number().int(), method: z.enum(METHODS) });
+export type CellRef = z.infer<typeof CellRef>;
+
+export const CellJobSchema = z.strictObject({
+  protocol: z.number().int(),
+  kind: z.literal('cell'),
+  /** configHash(config): which sweep the job belongs to. */
+  sweep: z.string().regex(/^[0-9a-f]{16}$/),
+  config: z.record(z.string(), z.unknown()),
+  cell: CellRef,
+  /** `artifacts`: the worker writes the cell under its --artifacts DIR, not into the result. */
+  transport: z.enum(['redis', 'artifacts']),
+});
+export type CellJob = z.infer<typeof CellJobSchema>;
+
+const FileEntry = z.strictObject({ path: z.string().min(1), base64: z.string().optional(), bytes: z.number().int().nonnegative() });
+export type FileEntry = z.infer<typeof FileEntry>;
+
+export const CellResultSchema = z.strictObject({
+  protocol: z.number().int(),
+  kind: z.literal('cell'),
+  sweep: z.string(),
+  worker: z.string(),
+  /** The compute backend the cell ran on (summary.md names it). */
+  backend: z.string(),
+  /** Every file of the cell directory, relative to it; base64 present unless transport is artifacts. */
+  files: z.array(FileEntry),
+});
+export type CellResult = z.infer<typeof CellResultSchema>;
+
+/** JSON with object keys sorted, so equal configs hash equally whatever their key order. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(v);
+}
+
+/** The resolved config's identity: 16 hex digits of its canonical JSON's SHA-256. */
+export function configHash(config: ExperimentConfig | Record<string, unknown>): string {
+  return createHash('sha256').update(canonicalJson(config)).digest('hex').slice(0, 16);
+}
+
+/** Deterministic job id: the same cell of the same sweep is never enqueued twice. */
+export function cellJobId(sweep: string, c: CellRef): string {
+  return `cell.${sweep}.${encodeURIComponent(c.grouping)}.${c.seed}.${c.method}`;
+}
+
+/** A safe relative path inside a cell directory (no absolute paths, no `..`). */
+export function isSafeRelativePath(p: string): boolean {
+  return !p.startsWith('/') && !p.includes('\\') && p.split('/').every((s) => s !== '' && s !== '.' && s !== '..');
+}
+
+/** zod's issues as one line: `cell.seed: expected number, received string; ...`. */
+export function describeIssues(e: z.ZodError): string {
+  return e.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.length ? i.path.join('.') : '(payload)'}: ${i.message}`)
+    .join('; ');
+}
