@@ -9,41 +9,20 @@
  * summary.md and plots/. (The cell in flight itself resumes at its
  * last finished round.)
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
 import type { LoadedConfig } from '../config/load.js';
-import type { ExperimentConfig, Grouping, MethodName } from '../config/schema.js';
-import { writeResolvedConfig } from '../config/resolved.js';
 import { openTaskSource } from '../data/task-source.js';
-import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { RunError, UsageError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
-import { summaryMarkdown } from '../report/tables.js';
-import { subspaceSimilarityRows, type SimilarityRow } from '../report/subspace-similarity.js';
-import { writeSimilarityCsv } from '../report/similarity-files.js';
+import { subspaceSimilarityRows } from '../report/subspace-similarity.js';
 import { writeReport } from '../report/report-command.js';
 import { encoderOf, openSession, type ModelSession } from './session.js';
 import { prepareClients, type PreparedClient } from './prepare-data.js';
 import { runMethod, type ResultRow, type RoundLog } from './run-method.js';
-import { jsonl, writeLog, writeResultsCsv } from './results-files.js';
+import { cellDir, readCellRecord, writeResolvedConfig, rebuildRunFiles, runCells, runFile, writeCellRecord, type Cell, type CellRecord } from './run-layout.js';
 import { checkExpectations, type RuleOutcome } from './expect.js';
 
-export interface Cell {
-  grouping: Grouping;
-  seed: number;
-  method: MethodName;
-}
-
-export interface CellRecord {
-  grouping: string;
-  seed: number;
-  method: MethodName;
-  rows: ResultRow[];
-  log: RoundLog[];
-  /** Column-subspace similarity of the clients' updates (similarity.csv); absent for `base`. */
-  similarity?: SimilarityRow[];
-  seconds: number;
-}
+export type { Cell, CellRecord } from './run-layout.js';
 
 export interface SweepOptions {
   out: string;
@@ -60,51 +39,17 @@ export interface SweepOutcome {
   nanStopped: boolean;
 }
 
-/** The sweep's groupings and seeds; a plain config is one grouping `default` with its own seed. */
-export function sweepAxes(config: ExperimentConfig): { groupings: Grouping[]; seeds: number[] } {
-  if (config.sweep) return { groupings: config.sweep.groupings, seeds: config.sweep.seeds };
-  return { groupings: [{ name: 'default', clients: config.clients! }], seeds: [config.seed] };
-}
-
-export function sweepCells(config: ExperimentConfig): Cell[] {
-  const { groupings, seeds } = sweepAxes(config);
-  return groupings.flatMap((grouping) => seeds.flatMap((seed) => config.methods.map((method) => ({ grouping, seed, method }))));
-}
-
-export function cellDir(out: string, c: { grouping: string | Grouping; seed: number; method: string }): string {
-  const g = typeof c.grouping === 'string' ? c.grouping : c.grouping.name;
-  return join(out, 'cells', g, `seed-${c.seed}`, c.method);
-}
-
-function readCell(out: string, c: Cell): CellRecord | undefined {
-  const f = join(cellDir(out, c), 'cell.json');
-  return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as CellRecord) : undefined;
-}
-
-/** Rebuild the sweep-level files from every finished cell, in cell order. */
-function writeSweepFiles(out: string, config: ExperimentConfig, cells: readonly Cell[], backend: string): { rows: ResultRow[]; log: RoundLog[] } {
-  const done = cells.map((c) => readCell(out, c)).filter((r): r is CellRecord => r !== undefined);
-  const rows = done.flatMap((d) => d.rows);
-  const log = done.flatMap((d) => d.log);
-  writeResultsCsv(join(out, 'results.csv'), rows);
-  writeLog(join(out, 'log.jsonl'), log);
-  writeSimilarityCsv(join(out, 'similarity.csv'), done.flatMap((d) => d.similarity ?? []));
-  const note = `Sweep \`${config.name}\`: ${done.length} of ${cells.length} cells finished, model \`${config.model}\`, tasks from \`${config.data.tasks_dir}\`, backend \`${backend}\`.`;
-  writeFileAtomic(join(out, 'summary.md'), summaryMarkdown(config.name, rows, [note]));
-  return { rows, log };
-}
-
 export async function runSweep(loaded: LoadedConfig, o: SweepOptions, session?: ModelSession): Promise<SweepOutcome> {
   const { config } = loaded;
-  const cells = sweepCells(config);
-  const cellsRoot = join(o.out, 'cells');
+  const cells = runCells(config);
+  const cellsRoot = runFile(o.out, 'cells');
   if (!o.resume && existsSync(cellsRoot) && readdirSync(cellsRoot).length > 0)
     throw new UsageError(`${o.out} already holds a sweep; pass --resume to finish it, or choose another --out`);
   writeResolvedConfig(o.out, config);
   const s = session ?? (await openSession(loaded.modelDir, config.backend));
   const tasks = openTaskSource(config.data.tasks_dir);
 
-  const todo = cells.filter((c) => !readCell(o.out, c));
+  const todo = cells.filter((c) => !readCellRecord(cellDir(o.out, 'sweep', c)));
   const progress = new Progress('sweep', cells.length, { quiet: o.quiet });
   if (todo.length < cells.length) progress.tick(`${cells.length - todo.length} cells already finished`, cells.length - todo.length);
   let prepared: { key: string; clients: PreparedClient[] } | undefined;
@@ -113,7 +58,7 @@ export async function runSweep(loaded: LoadedConfig, o: SweepOptions, session?: 
     const key = `${cell.grouping.name}/${cell.seed}`;
     if (prepared?.key !== key)
       prepared = { key, clients: prepareClients(cell.grouping.clients, config.data, tasks, encoderOf(s), cell.seed) };
-    const dir = cellDir(o.out, cell);
+    const dir = cellDir(o.out, 'sweep', cell);
     const t0 = Date.now();
     let outcome;
     try {
@@ -136,19 +81,18 @@ export async function runSweep(loaded: LoadedConfig, o: SweepOptions, session?: 
       }
       throw e;
     }
-    writeFileAtomic(join(dir, 'predictions.jsonl'), jsonl(outcome.predictions));
     const seconds = (Date.now() - t0) / 1000;
     const a = outcome.adapters;
     const similarity = a ? subspaceSimilarityRows({ grouping: cell.grouping.name, seed: cell.seed, method: cell.method }, a.states, a.config.rank, a.config.alpha / a.config.rank, [1, a.config.rank]) : undefined;
     const record: CellRecord = { grouping: cell.grouping.name, seed: cell.seed, method: cell.method, rows: outcome.rows, log: outcome.log, similarity, seconds };
-    writeJsonAtomic(join(dir, 'cell.json'), record);
-    writeSweepFiles(o.out, config, cells, s.backend);
+    writeCellRecord(o.out, 'sweep', record, outcome.predictions);
+    rebuildRunFiles(o.out, config, { backend: s.backend });
     const rl = outcome.rows.reduce((a, r) => a + r.rougeL, 0) / Math.max(1, outcome.rows.length);
     progress.tick(`${key}/${cell.method}: Rouge-L ${rl.toFixed(1)} (${seconds.toFixed(0)} s)`);
     o.afterCell?.(cell);
   }
   progress.stop();
-  const { rows, log } = writeSweepFiles(o.out, config, cells, s.backend);
+  const { rows, log } = rebuildRunFiles(o.out, config, { backend: s.backend });
   try {
     await writeReport(o.out, { notes: [`Backend \`${s.backend}\`.`] });
   } catch (e) {
