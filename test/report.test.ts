@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeResolvedConfig } from '../src/config/resolved.js';
+import { writeResolvedConfig } from '../src/experiment/run-layout.js';
 import { writeLog, writeResultsCsv } from '../src/experiment/results-files.js';
 import type { ResultRow, RoundLog } from '../src/experiment/run-method.js';
 import { writeSimilarityCsv, readSimilarityCsv } from '../src/report/similarity-files.js';

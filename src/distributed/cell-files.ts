@@ -9,10 +9,11 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameS
 import { dirname, join, relative } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import { RunError } from '../util/errors.js';
+import { CELL_FILES } from '../experiment/run-layout.js';
 import { isSafeRelativePath, type FileEntry } from './protocol.js';
 
 /** The commit point: written last, and its presence means the cell is finished. */
-export const COMMIT_FILE = 'cell.json';
+export const COMMIT_FILE = CELL_FILES.record;
 
 function walk(root: string, dir: string, out: string[]): void {
   for (const name of readdirSync(dir).sort()) {

@@ -14,7 +14,8 @@ import { openTaskSource } from '../data/task-source.js';
 import { resolveModelDir } from '../model/checkpoint.js';
 import { encoderOf } from '../experiment/session.js';
 import { prepareClients } from '../experiment/prepare-data.js';
-import { runCell, sweepAxes } from '../experiment/sweep.js';
+import { runCell } from '../experiment/sweep.js';
+import { cellDir, runAxes } from '../experiment/run-layout.js';
 import { packCellFiles } from './cell-files.js';
 import { CellJobSchema, configHash, describeIssues, MAX_JOB_BYTES, MAX_RESULT_BYTES, PROTOCOL_VERSION, type CellJob, type CellResult } from './protocol.js';
 import type { SessionPool } from './session-pool.js';
@@ -44,23 +45,29 @@ export function checkCellJob(data: unknown): { job: CellJob; config: ExperimentC
   return { job, config: config.data };
 }
 
+/** Where a job's files go under --artifacts DIR: a run directory of its own, named by the job id. */
+export function artifactsRunDir(artifacts: string, jobId: string): string {
+  return join(artifacts, jobId);
+}
+
 export async function runCellJob(id: string, data: unknown, pool: SessionPool, o: CellWorkerOptions): Promise<CellResult> {
   const { job, config } = checkCellJob(data);
   if (job.transport === 'artifacts' && !o.artifacts)
     throw new UnrecoverableError('the coordinator sends results through --artifacts DIR, and this worker was started without --artifacts');
-  const grouping = sweepAxes(config).groupings.find((g) => g.name === job.cell.grouping);
+  const grouping = runAxes(config).groupings.find((g) => g.name === job.cell.grouping);
   if (!grouping) throw new UnrecoverableError(`malformed job payload: no grouping '${job.cell.grouping}' in its config`);
   if (!config.methods.includes(job.cell.method)) throw new UnrecoverableError(`malformed job payload: method '${job.cell.method}' is not in its config`);
   const session = await pool.acquire(resolveModelDir(config.model), o.backend ?? config.backend);
   const inline = job.transport === 'redis';
   // With --artifacts the working directory is shared and named by the job, so a job picked up
   // again after its worker died resumes at the cell's last finished round.
-  const dir = inline ? mkdtempSync(join(tmpdir(), 'colora-cell-')) : join(o.artifacts!, id);
+  const dir = inline ? mkdtempSync(join(tmpdir(), 'colora-cell-')) : artifactsRunDir(o.artifacts!, id);
   try {
     const tasks = openTaskSource(o.tasksDir ?? config.data.tasks_dir);
     const clients = prepareClients(grouping.clients, config.data, tasks, encoderOf(session), job.cell.seed);
-    await runCell(session, config, { grouping, seed: job.cell.seed, method: job.cell.method }, clients, dir);
-    const result: CellResult = { protocol: PROTOCOL_VERSION, kind: 'cell', sweep: job.sweep, worker: `${hostname()}:${process.pid}`, backend: session.backend, files: packCellFiles(dir, inline) };
+    const cell = { grouping, seed: job.cell.seed, method: job.cell.method };
+    await runCell(session, config, cell, clients, dir);
+    const result: CellResult = { protocol: PROTOCOL_VERSION, kind: 'cell', sweep: job.sweep, worker: `${hostname()}:${process.pid}`, backend: session.backend, files: packCellFiles(cellDir(dir, 'sweep', cell), inline) };
     const size = Buffer.byteLength(JSON.stringify(result));
     if (size > MAX_RESULT_BYTES)
       throw new UnrecoverableError(`the cell's files come to ${MiB(size)} encoded, over the ${MiB(MAX_RESULT_BYTES)} that travel through Redis; run coordinator and workers with --artifacts DIR (a shared directory)`);

@@ -9,8 +9,10 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue, type Job } from 'bullmq';
 import type { LoadedConfig } from '../config/load.js';
-import { toResolvedYaml, writeResolvedConfig } from '../config/resolved.js';
-import { cellDir, finishSweep, readCell, sweepCells, writeSweepFiles, type Cell, type CellRecord, type SweepOutcome } from '../experiment/sweep.js';
+import { toResolvedYaml } from '../config/resolved.js';
+import { finishSweep, type SweepOutcome } from '../experiment/sweep.js';
+import { cellDir, readCellRecord, rebuildRunFiles, runCells, runFile, writeResolvedConfig, type Cell } from '../experiment/run-layout.js';
+import { artifactsRunDir } from './cell-job.js';
 import { RunError, UsageError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import { unpackCellFiles } from './cell-files.js';
@@ -38,13 +40,13 @@ function formatEta(s: number): string {
 export async function runCoordinatedSweep(loaded: LoadedConfig, o: CoordinatorOptions): Promise<SweepOutcome> {
   const { config } = loaded;
   const sweep = configHash(config);
-  const resolved = join(o.out, 'config.resolved.yaml');
+  const resolved = runFile(o.out, 'resolvedConfig');
   if (existsSync(resolved) && readFileSync(resolved, 'utf8') !== toResolvedYaml(config))
     throw new UsageError(`${o.out} holds another sweep (its config.resolved.yaml differs from this config); choose another --out`);
   writeResolvedConfig(o.out, config);
-  const cells = sweepCells(config);
+  const cells = runCells(config);
   const pending = new Map<string, Cell>();
-  for (const c of cells) if (!readCell(o.out, c)) pending.set(cellJobId(sweep, ref(c)), c);
+  for (const c of cells) if (!readCellRecord(cellDir(o.out, 'sweep', c))) pending.set(cellJobId(sweep, ref(c)), c);
 
   const progress = new Progress('sweep', cells.length, { quiet: o.quiet });
   const log = (line: string) => progress.log(line);
@@ -87,16 +89,15 @@ export async function runCoordinatedSweep(loaded: LoadedConfig, o: CoordinatorOp
       const r = CellResultSchema.safeParse(job.returnvalue);
       if (!r.success) throw new RunError(`cell ${job.id}: malformed result from the worker: ${describeIssues(r.error)}`);
       if (r.data.sweep !== sweep) throw new RunError(`cell ${job.id}: the result is for sweep ${r.data.sweep}, not ${sweep}`);
-      const from = o.artifacts ? join(o.artifacts, job.id!) : undefined;
-      unpackCellFiles(r.data.files, cellDir(o.out, c), from);
+      const jobDir = o.artifacts ? artifactsRunDir(o.artifacts, job.id!) : undefined;
+      unpackCellFiles(r.data.files, cellDir(o.out, 'sweep', c), jobDir && cellDir(jobDir, 'sweep', c));
       backend ??= r.data.backend;
       pending.delete(job.id!);
       gathered++;
-      writeSweepFiles(o.out, config, cells, backend);
+      rebuildRunFiles(o.out, config, { backend });
       await job.remove();
-      if (from) rmSync(from, { recursive: true, force: true });
-      const record = JSON.parse(readFileSync(join(cellDir(o.out, c), 'cell.json'), 'utf8')) as CellRecord;
-      progress.tick(`${record.grouping}/${record.seed}/${record.method} on ${r.data.worker}; ${status()}`);
+      if (jobDir) rmSync(jobDir, { recursive: true, force: true });
+      progress.tick(`${c.grouping.name}/${c.seed}/${c.method} on ${r.data.worker}; ${status()}`);
     };
 
     while (pending.size > 0) {
@@ -134,5 +135,5 @@ export async function runCoordinatedSweep(loaded: LoadedConfig, o: CoordinatorOp
     await queue.close();
     await connection.quit().catch(() => connection.disconnect());
   }
-  return finishSweep(o.out, config, cells, backend ?? config.backend, nanStopped, log);
+  return finishSweep(o.out, config, backend ?? config.backend, nanStopped, log);
 }

@@ -18,19 +18,18 @@ import { summaryMarkdown } from '../report/tables.js';
 import { encoderOf, openSession } from './session.js';
 import { prepareClients } from './prepare-data.js';
 import { evaluateClients, type ClientPrediction, type EvalAdapters, type ResultRow } from './run-method.js';
-import { methodDir } from './run-experiment.js';
-import { cellDir, sweepAxes } from './sweep.js';
+import { adaptersDir, cellDir, kindOnDisk, runAxes, runFile } from './run-layout.js';
 import { writePredictions, writeResultsCsv } from './results-files.js';
 
 export async function evalCommand(o: { run: string; maxInstances?: number; backend?: BackendName; quiet?: boolean }): Promise<void> {
-  const cfgFile = join(o.run, 'config.resolved.yaml');
+  const cfgFile = runFile(o.run, 'resolvedConfig');
   if (!existsSync(cfgFile)) throw new UsageError(`${o.run}: not a run directory (no config.resolved.yaml)`);
   const config = parseExperimentConfig(YamlSource.read(cfgFile), { backend: o.backend });
   if (o.maxInstances !== undefined) config.eval.max_instances = o.maxInstances;
   const s = await openSession(resolveModelDir(config.model), config.backend);
   const tasks = openTaskSource(config.data.tasks_dir);
-  const isSweep = existsSync(join(o.run, 'cells'));
-  const { groupings, seeds } = sweepAxes(config);
+  const kind = kindOnDisk(o.run) ?? 'run';
+  const { groupings, seeds } = runAxes(config);
   const rows: ResultRow[] = [];
   const preds: ClientPrediction[] = [];
   let evaluated = 0;
@@ -38,7 +37,7 @@ export async function evalCommand(o: { run: string; maxInstances?: number; backe
     for (const seed of seeds) {
       const clients = prepareClients(grouping.clients, config.data, tasks, encoderOf(s), seed);
       for (const method of config.methods) {
-        const dir = isSweep ? cellDir(o.run, { grouping: grouping.name, seed, method }) : methodDir(o.run, method);
+        const dir = cellDir(o.run, kind, { grouping: grouping.name, seed, method });
         const adapters = method === 'base' ? undefined : readAdapters(dir, clients.map((c) => c.name), method);
         if (adapters === null) continue; // not trained (yet)
         const r = await evaluateClients(
@@ -51,9 +50,9 @@ export async function evalCommand(o: { run: string; maxInstances?: number; backe
       }
     }
   if (evaluated === 0) throw new UsageError(`${o.run}: no trained adapters found to evaluate`);
-  writeResultsCsv(join(o.run, 'results.csv'), rows);
-  writePredictions(join(o.run, 'predictions.jsonl'), preds);
-  writeFileAtomic(join(o.run, 'summary.md'), summaryMarkdown(config.name, rows, [`Re-evaluated by \`colora eval\` on backend \`${s.backend}\`${o.maxInstances ? ` (first ${o.maxInstances} test instances per task)` : ''}.`]));
+  writeResultsCsv(runFile(o.run, 'results'), rows);
+  writePredictions(runFile(o.run, 'predictions'), preds);
+  writeFileAtomic(runFile(o.run, 'summary'), summaryMarkdown(config.name, rows, [`Re-evaluated by \`colora eval\` on backend \`${s.backend}\`${o.maxInstances ? ` (first ${o.maxInstances} test instances per task)` : ''}.`]));
   if (!o.quiet) process.stderr.write(`colora: evaluated ${evaluated} method runs in ${o.run}\n`);
 }
 
@@ -62,7 +61,7 @@ function readAdapters(dir: string, clients: string[], method: MethodName): EvalA
   const states = new Map<string, AdapterState>();
   let config;
   for (const c of clients) {
-    const d = join(dir, 'adapters', c);
+    const d = adaptersDir(dir, c);
     if (!existsSync(join(d, 'adapter_config.json'))) return null;
     const a = loadAdapter(d);
     config = a.config;

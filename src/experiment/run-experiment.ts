@@ -4,9 +4,7 @@
  * every finished method, and a rerun with the same --out resumes the unfinished method at its last
  * finished round.
  */
-import { join } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
-import { writeResolvedConfig } from '../config/resolved.js';
 import { openTaskSource } from '../data/task-source.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { summaryMarkdown } from '../report/tables.js';
@@ -15,15 +13,12 @@ import { encoderOf, openSession, type ModelSession } from './session.js';
 import { prepareClients } from './prepare-data.js';
 import { runMethod, type ClientPrediction, type ResultRow, type RoundLog } from './run-method.js';
 import { writeLog, writePredictions, writeResultsCsv } from './results-files.js';
+import { cellDir, runFile, writeResolvedConfig } from './run-layout.js';
 
 export interface TrainOptions {
   out: string;
   quiet?: boolean;
   evaluate?: boolean;
-}
-
-export function methodDir(runDir: string, method: string): string {
-  return join(runDir, 'methods', method);
 }
 
 export async function runExperiment(loaded: LoadedConfig, o: TrainOptions, session?: ModelSession): Promise<ResultRow[]> {
@@ -44,18 +39,18 @@ export async function runExperiment(loaded: LoadedConfig, o: TrainOptions, sessi
       grouping: 'default',
       method,
       clients,
-      dir: methodDir(o.out, method),
+      dir: cellDir(o.out, 'run', { grouping: 'default', seed: config.seed, method }),
       quiet: o.quiet,
       evaluate: o.evaluate,
     });
     rows.push(...outcome.rows);
     preds.push(...outcome.predictions);
     log.push(...outcome.log);
-    writeLog(join(o.out, 'log.jsonl'), log);
+    writeLog(runFile(o.out, 'log'), log);
     if (o.evaluate !== false) {
-      writeResultsCsv(join(o.out, 'results.csv'), rows);
-      writePredictions(join(o.out, 'predictions.jsonl'), preds);
-      writeFileAtomic(join(o.out, 'summary.md'), summaryMarkdown(`${config.name}`, rows, runNotes(config.name, s)));
+      writeResultsCsv(runFile(o.out, 'results'), rows);
+      writePredictions(runFile(o.out, 'predictions'), preds);
+      writeFileAtomic(runFile(o.out, 'summary'), summaryMarkdown(`${config.name}`, rows, runNotes(config.name, s)));
     }
   }
   if (o.evaluate !== false) {

@@ -4,7 +4,6 @@
  * evaluation of every client on its tasks' test instances.
  */
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 import type { ExperimentConfig, MethodName } from '../config/schema.js';
 import type { ModelSession } from './session.js';
 import { adapterConfigFrom, type AdapterConfig } from '../adapters/config.js';
@@ -20,6 +19,7 @@ import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import { evaluateItems, scoreByTask, type Prediction } from './evaluate.js';
 import type { PreparedClient, TestItem } from './prepare-data.js';
+import { adaptersDir, checkpointDir } from './run-layout.js';
 
 export interface MethodRunContext {
   /** The frozen model, its tokenizer and special ids (loaded once per process). */
@@ -88,7 +88,7 @@ function fingerprint(ctx: MethodRunContext): string {
 async function train(ctx: MethodRunContext, adapter: InjectedAdapter, strategy: Strategy): Promise<RoundLog[]> {
   const { config, seed, method } = ctx;
   const t = config.train;
-  const ckptDir = join(ctx.dir, 'checkpoint');
+  const ckptDir = checkpointDir(ctx.dir);
   const fp = fingerprint(ctx);
   const resumed = loadRoundCheckpoint<RoundLog>(ckptDir, fp);
   const log: RoundLog[] = resumed?.log ?? [];
@@ -208,7 +208,7 @@ export async function runMethod(ctx: MethodRunContext): Promise<MethodOutcome> {
     } finally {
       adapter.remove();
     }
-    for (const c of ctx.clients) saveAdapter(join(ctx.dir, 'adapters', c.name), adapterCfg, strategy.adapterFor(c.name), ctx.modelName);
+    for (const c of ctx.clients) saveAdapter(adaptersDir(ctx.dir, c.name), adapterCfg, strategy.adapterFor(c.name), ctx.modelName);
     adapters = { config: adapterCfg, stateFor: (client) => strategy.adapterFor(client) };
   }
   const final = adapters && { config: adapters.config, states: new Map(ctx.clients.map((c) => [c.name, adapters!.stateFor(c.name)])) };

@@ -9,41 +9,21 @@
  * summary.md and plots/. (The cell in flight itself resumes at its
  * last finished round.)
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
 import type { LoadedConfig } from '../config/load.js';
-import type { ExperimentConfig, Grouping, MethodName } from '../config/schema.js';
-import { writeResolvedConfig } from '../config/resolved.js';
+import type { ExperimentConfig } from '../config/schema.js';
 import { openTaskSource } from '../data/task-source.js';
-import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { RunError, UsageError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
-import { summaryMarkdown } from '../report/tables.js';
-import { subspaceSimilarityRows, type SimilarityRow } from '../report/subspace-similarity.js';
-import { writeSimilarityCsv } from '../report/similarity-files.js';
+import { subspaceSimilarityRows } from '../report/subspace-similarity.js';
 import { writeReport } from '../report/report-command.js';
 import { encoderOf, openSession, type ModelSession } from './session.js';
 import { prepareClients, type PreparedClient } from './prepare-data.js';
 import { runMethod, type ResultRow, type RoundLog } from './run-method.js';
-import { jsonl, writeLog, writeResultsCsv } from './results-files.js';
+import { cellDir, readCellRecord, writeResolvedConfig, rebuildRunFiles, runCells, runFile, writeCellRecord, type Cell, type CellRecord } from './run-layout.js';
 import { checkExpectations, type RuleOutcome } from './expect.js';
 
-export interface Cell {
-  grouping: Grouping;
-  seed: number;
-  method: MethodName;
-}
-
-export interface CellRecord {
-  grouping: string;
-  seed: number;
-  method: MethodName;
-  rows: ResultRow[];
-  log: RoundLog[];
-  /** Column-subspace similarity of the clients' updates (similarity.csv); absent for `base`. */
-  similarity?: SimilarityRow[];
-  seconds: number;
-}
+export type { Cell, CellRecord } from './run-layout.js';
 
 export interface SweepOptions {
   out: string;
@@ -60,45 +40,51 @@ export interface SweepOutcome {
   nanStopped: boolean;
 }
 
-/** The sweep's groupings and seeds; a plain config is one grouping `default` with its own seed. */
-export function sweepAxes(config: ExperimentConfig): { groupings: Grouping[]; seeds: number[] } {
-  if (config.sweep) return { groupings: config.sweep.groupings, seeds: config.sweep.seeds };
-  return { groupings: [{ name: 'default', clients: config.clients! }], seeds: [config.seed] };
-}
+export async function runSweep(loaded: LoadedConfig, o: SweepOptions, session?: ModelSession): Promise<SweepOutcome> {
+  const { config } = loaded;
+  const cells = runCells(config);
+  const cellsRoot = runFile(o.out, 'cells');
+  if (!o.resume && existsSync(cellsRoot) && readdirSync(cellsRoot).length > 0)
+    throw new UsageError(`${o.out} already holds a sweep; pass --resume to finish it, or choose another --out`);
+  writeResolvedConfig(o.out, config);
+  const s = session ?? (await openSession(loaded.modelDir, config.backend));
+  const tasks = openTaskSource(config.data.tasks_dir);
 
-export function sweepCells(config: ExperimentConfig): Cell[] {
-  const { groupings, seeds } = sweepAxes(config);
-  return groupings.flatMap((grouping) => seeds.flatMap((seed) => config.methods.map((method) => ({ grouping, seed, method }))));
-}
-
-export function cellDir(out: string, c: { grouping: string | Grouping; seed: number; method: string }): string {
-  const g = typeof c.grouping === 'string' ? c.grouping : c.grouping.name;
-  return join(out, 'cells', g, `seed-${c.seed}`, c.method);
-}
-
-export function readCell(out: string, c: Cell): CellRecord | undefined {
-  const f = join(cellDir(out, c), 'cell.json');
-  return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as CellRecord) : undefined;
-}
-
-/** Rebuild the sweep-level files from every finished cell, in cell order. */
-export function writeSweepFiles(out: string, config: ExperimentConfig, cells: readonly Cell[], backend: string): { rows: ResultRow[]; log: RoundLog[] } {
-  const done = cells.map((c) => readCell(out, c)).filter((r): r is CellRecord => r !== undefined);
-  const rows = done.flatMap((d) => d.rows);
-  const log = done.flatMap((d) => d.log);
-  writeResultsCsv(join(out, 'results.csv'), rows);
-  writeLog(join(out, 'log.jsonl'), log);
-  writeSimilarityCsv(join(out, 'similarity.csv'), done.flatMap((d) => d.similarity ?? []));
-  const note = `Sweep \`${config.name}\`: ${done.length} of ${cells.length} cells finished, model \`${config.model}\`, tasks from \`${config.data.tasks_dir}\`, backend \`${backend}\`.`;
-  writeFileAtomic(join(out, 'summary.md'), summaryMarkdown(config.name, rows, [note]));
-  return { rows, log };
+  const todo = cells.filter((c) => !readCellRecord(cellDir(o.out, 'sweep', c)));
+  const progress = new Progress('sweep', cells.length, { quiet: o.quiet });
+  if (todo.length < cells.length) progress.tick(`${cells.length - todo.length} cells already finished`, cells.length - todo.length);
+  let prepared: { key: string; clients: PreparedClient[] } | undefined;
+  let nanStopped = false;
+  for (const cell of todo) {
+    const key = `${cell.grouping.name}/${cell.seed}`;
+    if (prepared?.key !== key)
+      prepared = { key, clients: prepareClients(cell.grouping.clients, config.data, tasks, encoderOf(s), cell.seed) };
+    let record: CellRecord;
+    try {
+      record = await runCell(s, config, cell, prepared.clients, o.out);
+    } catch (e) {
+      if (isNanStop(e, config)) {
+        progress.log(`colora: ${(e as Error).message}`);
+        nanStopped = true;
+        break;
+      }
+      throw e;
+    }
+    rebuildRunFiles(o.out, config, { backend: s.backend });
+    progress.tick(cellLine(record));
+    o.afterCell?.(cell);
+  }
+  progress.stop();
+  return finishSweep(o.out, config, s.backend, nanStopped, (line) => progress.log(line));
 }
 
 /**
- * Train and evaluate one cell into `dir`: its adapters, predictions.jsonl and, last (the commit
- * point), cell.json. The in-process sweep and `colora worker` both run cells through this.
+ * Train and evaluate one cell of a sweep whose directory is `runDir`: adapters, predictions and,
+ * last, its record (the commit point), all where run-layout puts them. The in-process sweep runs
+ * cells through this into --out; `colora worker` into a directory of its own, whose cell files
+ * the coordinator then copies into --out.
  */
-export async function runCell(s: ModelSession, config: ExperimentConfig, cell: Cell, clients: PreparedClient[], dir: string): Promise<CellRecord> {
+export async function runCell(s: ModelSession, config: ExperimentConfig, cell: Cell, clients: PreparedClient[], runDir: string): Promise<CellRecord> {
   const t0 = Date.now();
   const outcome = await runMethod({
     session: s,
@@ -108,15 +94,14 @@ export async function runCell(s: ModelSession, config: ExperimentConfig, cell: C
     grouping: cell.grouping.name,
     method: cell.method,
     clients,
-    dir,
+    dir: cellDir(runDir, 'sweep', cell),
     quiet: true,
   });
-  writeFileAtomic(join(dir, 'predictions.jsonl'), jsonl(outcome.predictions));
   const seconds = (Date.now() - t0) / 1000;
   const a = outcome.adapters;
   const similarity = a ? subspaceSimilarityRows({ grouping: cell.grouping.name, seed: cell.seed, method: cell.method }, a.states, a.config.rank, a.config.alpha / a.config.rank, [1, a.config.rank]) : undefined;
   const record: CellRecord = { grouping: cell.grouping.name, seed: cell.seed, method: cell.method, rows: outcome.rows, log: outcome.log, similarity, seconds };
-  writeJsonAtomic(join(dir, 'cell.json'), record);
+  writeCellRecord(runDir, 'sweep', record, outcome.predictions);
   return record;
 }
 
@@ -131,53 +116,15 @@ export function cellLine(r: CellRecord): string {
   return `${r.grouping}/${r.seed}/${r.method}: Rouge-L ${rl.toFixed(1)} (${r.seconds.toFixed(0)} s)`;
 }
 
-export async function runSweep(loaded: LoadedConfig, o: SweepOptions, session?: ModelSession): Promise<SweepOutcome> {
-  const { config } = loaded;
-  const cells = sweepCells(config);
-  const cellsRoot = join(o.out, 'cells');
-  if (!o.resume && existsSync(cellsRoot) && readdirSync(cellsRoot).length > 0)
-    throw new UsageError(`${o.out} already holds a sweep; pass --resume to finish it, or choose another --out`);
-  writeResolvedConfig(o.out, config);
-  const s = session ?? (await openSession(loaded.modelDir, config.backend));
-  const tasks = openTaskSource(config.data.tasks_dir);
-
-  const todo = cells.filter((c) => !readCell(o.out, c));
-  const progress = new Progress('sweep', cells.length, { quiet: o.quiet });
-  if (todo.length < cells.length) progress.tick(`${cells.length - todo.length} cells already finished`, cells.length - todo.length);
-  let prepared: { key: string; clients: PreparedClient[] } | undefined;
-  let nanStopped = false;
-  for (const cell of todo) {
-    const key = `${cell.grouping.name}/${cell.seed}`;
-    if (prepared?.key !== key)
-      prepared = { key, clients: prepareClients(cell.grouping.clients, config.data, tasks, encoderOf(s), cell.seed) };
-    let record: CellRecord;
-    try {
-      record = await runCell(s, config, cell, prepared.clients, cellDir(o.out, cell));
-    } catch (e) {
-      if (isNanStop(e, config)) {
-        progress.log(`colora: ${(e as Error).message}`);
-        nanStopped = true;
-        break;
-      }
-      throw e;
-    }
-    writeSweepFiles(o.out, config, cells, s.backend);
-    progress.tick(cellLine(record));
-    o.afterCell?.(cell);
-  }
-  progress.stop();
-  return finishSweep(o.out, config, cells, s.backend, nanStopped, (line) => progress.log(line));
-}
-
-/** The last step of every sweep (in-process or coordinated): result files, report, expect: rules. */
-export async function finishSweep(out: string, config: ExperimentConfig, cells: readonly Cell[], backend: string, nanStopped: boolean, log: (line: string) => void): Promise<SweepOutcome> {
-  const written = writeSweepFiles(out, config, cells, backend);
+/** The last step of every sweep (in-process or coordinated): run-level files, report, expect: rules. */
+export async function finishSweep(out: string, config: ExperimentConfig, backend: string, nanStopped: boolean, log: (line: string) => void): Promise<SweepOutcome> {
+  const { rows, log: rounds } = rebuildRunFiles(out, config, { backend });
   try {
     await writeReport(out, { notes: [`Backend \`${backend}\`.`] });
   } catch (e) {
     // The results are complete; a failed figure must not fail the sweep (`colora report` retries).
     log(`colora: report not written: ${(e as Error).message}`);
   }
-  const expectations = checkExpectations(config.expect, written.rows, written.log, nanStopped);
-  return { ...written, expectations, nanStopped };
+  const expectations = checkExpectations(config.expect, rows, rounds, nanStopped);
+  return { rows, log: rounds, expectations, nanStopped };
 }

@@ -4,7 +4,7 @@
  * adapters), and the measured task similarity of every grouping (computed from the task data the
  * config names; a note instead when those tasks cannot be loaded).
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { YamlSource } from '../config/yaml-source.js';
 import { parseExperimentConfig } from '../config/load.js';
@@ -16,6 +16,7 @@ import type { AdapterState } from '../adapters/state.js';
 import type { ResultRow, RoundLog } from '../experiment/run-method.js';
 import { readJsonl, readResultsCsv } from '../experiment/results-files.js';
 import { UsageError } from '../util/errors.js';
+import { adaptersDir, cellDir, finishedCells, kindOf, kindOnDisk, runAxes, runFile } from '../experiment/run-layout.js';
 import { readSimilarityCsv } from './similarity-files.js';
 import { subspaceSimilarityRows, type SimilarityRow } from './subspace-similarity.js';
 
@@ -36,16 +37,7 @@ export interface RunData {
   notes: string[];
 }
 
-/** Groupings and seeds as `colora sweep` runs them (sweepAxes in experiment/sweep.ts). */
-export function runAxes(config: ExperimentConfig): { groupings: Grouping[]; seeds: number[] } {
-  if (config.sweep) return { groupings: config.sweep.groupings, seeds: config.sweep.seeds };
-  return { groupings: [{ name: 'default', clients: config.clients ?? [] }], seeds: [config.seed] };
-}
-
-/** Where a cell's (sweep) or a method's (plain run) client adapters are saved. */
-function adaptersDir(dir: string, sweep: boolean, grouping: string, seed: number, method: string): string {
-  return sweep ? join(dir, 'cells', grouping, `seed-${seed}`, method, 'adapters') : join(dir, 'methods', method, 'adapters');
-}
+export { runAxes };
 
 /** similarity.csv's rows recomputed from the adapters on disk (runs from `colora train`, older sweeps). */
 export function subspaceFromSavedAdapters(dir: string, config: ExperimentConfig): SimilarityRow[] {
@@ -54,7 +46,7 @@ export function subspaceFromSavedAdapters(dir: string, config: ExperimentConfig)
   for (const g of groupings)
     for (const seed of seeds)
       for (const method of config.methods) {
-        const base = adaptersDir(dir, config.sweep !== undefined, g.name, seed, method);
+        const base = adaptersDir(cellDir(dir, kindOf(config), { grouping: g.name, seed, method }));
         if (method === 'base' || !existsSync(base)) continue;
         const states = new Map<string, AdapterState>();
         let rank = 0;
@@ -94,37 +86,29 @@ function measureTaskSimilarity(config: ExperimentConfig, groupings: readonly Gro
   return out;
 }
 
-function sumCellSeconds(dir: string): number | undefined {
-  const root = join(dir, 'cells');
-  if (!existsSync(root)) return undefined;
-  let total = 0;
-  for (const g of readdirSync(root))
-    for (const s of readdirSync(join(root, g)))
-      for (const m of readdirSync(join(root, g, s))) {
-        const f = join(root, g, s, m, 'cell.json');
-        if (existsSync(f)) total += Number((JSON.parse(readFileSync(f, 'utf8')) as { seconds?: number }).seconds ?? 0);
-      }
-  return total;
+function sumCellSeconds(dir: string, config: ExperimentConfig): number | undefined {
+  if (kindOnDisk(dir) !== 'sweep') return undefined;
+  return finishedCells(dir, config, 'sweep').reduce((s, c) => s + Number(c.seconds ?? 0), 0);
 }
 
 export function loadRunData(dir: string): RunData {
-  const cfgFile = join(dir, 'config.resolved.yaml');
+  const cfgFile = runFile(dir, 'resolvedConfig');
   if (!existsSync(cfgFile)) throw new UsageError(`${dir}: not a run or sweep directory (no config.resolved.yaml)`);
   const config = parseExperimentConfig(YamlSource.read(cfgFile));
   const { groupings, seeds } = runAxes(config);
   const notes: string[] = [];
-  const simFile = join(dir, 'similarity.csv');
+  const simFile = runFile(dir, 'similarity');
   const subspace = existsSync(simFile) ? readSimilarityCsv(simFile) : subspaceFromSavedAdapters(dir, config);
   return {
     dir,
     config,
     groupings,
     seeds,
-    results: readResultsCsv(join(dir, 'results.csv')),
-    log: readJsonl<RoundLog>(join(dir, 'log.jsonl')),
+    results: readResultsCsv(runFile(dir, 'results')),
+    log: readJsonl<RoundLog>(runFile(dir, 'log')),
     subspace,
     taskSimilarity: measureTaskSimilarity(config, groupings, notes),
-    cellSeconds: sumCellSeconds(dir),
+    cellSeconds: sumCellSeconds(dir, config),
     notes,
   };
 }
