@@ -17,7 +17,7 @@ import { prepareClients } from '../experiment/prepare-data.js';
 import { runCell } from '../experiment/sweep.js';
 import { cellDir, runAxes } from '../experiment/run-layout.js';
 import { packCellFiles } from './cell-files.js';
-import { CellJobSchema, configHash, describeIssues, MAX_JOB_BYTES, MAX_RESULT_BYTES, PROTOCOL_VERSION, type CellJob, type CellResult } from './protocol.js';
+import { artifactsRunDir, CellJobSchema, configHash, describeIssues, MAX_JOB_BYTES, MAX_RESULT_BYTES, PROTOCOL_VERSION, type CellJob, type CellResult } from './protocol.js';
 import type { SessionPool } from './session-pool.js';
 
 export interface CellWorkerOptions {
@@ -43,11 +43,6 @@ export function checkCellJob(data: unknown): { job: CellJob; config: ExperimentC
   const config = ExperimentSchema.safeParse(job.config);
   if (!config.success) throw new UnrecoverableError(`malformed job payload: config: ${describeIssues(config.error)}`);
   return { job, config: config.data };
-}
-
-/** Where a job's files go under --artifacts DIR: a run directory of its own, named by the job id. */
-export function artifactsRunDir(artifacts: string, jobId: string): string {
-  return join(artifacts, jobId);
 }
 
 export async function runCellJob(id: string, data: unknown, pool: SessionPool, o: CellWorkerOptions): Promise<CellResult> {

@@ -6,17 +6,15 @@
  * writeSweepFiles), and ends as the in-process sweep does (finishSweep: report, expect: rules).
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { Queue, type Job } from 'bullmq';
 import type { LoadedConfig } from '../config/load.js';
 import { toResolvedYaml } from '../config/resolved.js';
 import { finishSweep, type SweepOutcome } from '../experiment/sweep.js';
 import { cellDir, readCellRecord, rebuildRunFiles, runCells, runFile, writeResolvedConfig, type Cell } from '../experiment/run-layout.js';
-import { artifactsRunDir } from './cell-job.js';
 import { RunError, UsageError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import { unpackCellFiles } from './cell-files.js';
-import { CELL_QUEUE, CellResultSchema, cellJobId, configHash, describeIssues, KEY_PREFIX, PROTOCOL_VERSION, type CellJob } from './protocol.js';
+import { artifactsRunDir, CELL_QUEUE, CellResultSchema, cellJobId, configHash, describeIssues, KEY_PREFIX, PROTOCOL_VERSION, type CellJob } from './protocol.js';
 import type { QueueUrl } from './queue-url.js';
 import { openRedis } from './redis-connection.js';
 

@@ -5,6 +5,7 @@
  * back, so a coordinator never gathers another sweep's cell.
  */
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { z } from 'zod';
 import type { ExperimentConfig } from '../config/schema.js';
 import { METHODS } from '../config/schema.js';
@@ -87,4 +88,9 @@ export function describeIssues(e: z.ZodError): string {
     .slice(0, 3)
     .map((i) => `${i.path.length ? i.path.join('.') : '(payload)'}: ${i.message}`)
     .join('; ');
+}
+
+/** Where a job's files go under --artifacts DIR: a run directory of its own, named by the job id. */
+export function artifactsRunDir(artifacts: string, jobId: string): string {
+  return join(artifacts, jobId);
 }

@@ -12,12 +12,16 @@ export class SessionPool {
   /** Sessions opened so far (the test that models load once reads it). */
   opened = 0;
 
+  constructor(private readonly onOpen: (what: string) => void = () => {}) {}
+
   async acquire(modelDir: string, backend: BackendName): Promise<ModelSession> {
     const key = `${modelDir}\u0000${backend}`;
     const s = this.idle.get(key)?.pop();
     if (s) return s;
+    const t0 = Date.now();
     const fresh = await openSession(modelDir, backend);
     this.opened++;
+    this.onOpen(`loaded ${modelDir} on backend ${fresh.backend} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     this.keyOf.set(fresh, key);
     return fresh;
   }

@@ -39,7 +39,7 @@ export interface RunningWorker {
 }
 
 export function startWorker(o: WorkerOptions): RunningWorker {
-  const pool = new SessionPool();
+  const pool = new SessionPool((what) => o.log(`colora worker: ${what}`));
   const connection = openRedis(o.queue, o.log);
   const lock = lockMs();
   let started = 0;
