@@ -9,6 +9,7 @@ import type { Rng } from '../util/rng.js';
 import { BatchSampler, makeBatch, type Example } from './batch.js';
 import { batchLoss, type CausalLM } from './loss.js';
 import { createOptimizer, learningRateAt, type OptimizerOptions } from './optimizer.js';
+import { yieldToEventLoop } from '../util/yield.js';
 
 export interface LocalTrainingOptions {
   steps: number;
@@ -46,6 +47,7 @@ export async function trainLocally(
         throw new RunError(`non-finite loss (${loss}) at ${o.where}, step ${s + 1} of ${o.steps}; stopped, everything written so far is kept`);
       losses.push(loss);
       o.onStep?.(loss);
+      await yieldToEventLoop();
     }
   } finally {
     optimizer.finish();
