@@ -48,7 +48,7 @@ test('queue URLs: the password is masked, other schemes are usage errors', () =>
   assert.throws(() => parseQueueUrl('redis://h:1/x'), UsageError);
 });
 
-test('two workers give the in-process results byte for byte; bad jobs fail with a reason and the workers keep serving; the password is never printed', { skip }, async () => {
+test('two workers give the in-process results byte for byte; bad jobs fail with a reason and the workers keep serving; the password is never printed', { skip, timeout: 120_000 }, async () => {
   const url = redis!.url;
   const w1 = spawnCli(['worker', '--queue', url, '--backend', 'cpu'], {}, procs);
   const w2 = spawnCli(['worker', '--queue', url, '--backend', 'cpu'], {}, procs);
@@ -89,7 +89,7 @@ test('two workers give the in-process results byte for byte; bad jobs fail with 
   const r = await coord.exited;
   assert.equal(r.code, 0, coord.stderr());
   assertSameSweep(reference, out);
-  assert.match(coord.stderr(), /4 of 4 cells queued/);
+  assert.match(coord.stderr(), /4 of 4 cells newly queued/);
   assert.match(coord.stderr(), /sweep 4\/4 .* on .*workers seen/);
 
   for (const w of [w1, w2]) w.proc.kill('SIGTERM');
@@ -105,7 +105,7 @@ test('two workers give the in-process results byte for byte; bad jobs fail with 
   assert.ok(coord.stderr().includes(':****@127.0.0.1'), 'the coordinator names the masked URL');
 });
 
-test('no Redis at the URL: exit 2 within a few seconds, one line naming the masked URL', { skip }, async () => {
+test('no Redis at the URL: exit 2 within a few seconds, one line naming the masked URL', { skip, timeout: 120_000 }, async () => {
   const port = await freePort();
   const url = `redis://user:hunter2@127.0.0.1:${port}`;
   for (const args of [['sweep', '--config', config, '--out', join(work, 'none'), '--queue', url], ['worker', '--queue', url]]) {

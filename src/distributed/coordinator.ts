@@ -50,6 +50,7 @@ export async function runCoordinatedSweep(loaded: LoadedConfig, o: CoordinatorOp
   const log = (line: string) => progress.log(line);
   const connection = openRedis(o.queue, log);
   const queue = new Queue(CELL_QUEUE, { connection, prefix: KEY_PREFIX });
+  queue.on('error', () => {}); // reported once per 5 s by openRedis's handler
   const plainConfig = JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
   const payload = (c: Cell): CellJob => ({ protocol: PROTOCOL_VERSION, kind: 'cell', sweep, config: plainConfig, cell: ref(c), transport: o.artifacts ? 'artifacts' : 'redis' });
   const enqueue = (id: string, c: Cell) => queue.add('cell', payload(c), { jobId: id, attempts: 1, removeOnComplete: false, removeOnFail: false });
@@ -59,10 +60,13 @@ export async function runCoordinatedSweep(loaded: LoadedConfig, o: CoordinatorOp
   try {
     // Reattach: a job already there (waiting, running, finished) is kept; a failed one is retried.
     let reattached = 0;
+    let added = 0;
     for (const [id, c] of pending) {
       const job = await queue.getJob(id);
-      if (!job) await enqueue(id, c);
-      else {
+      if (!job) {
+        await enqueue(id, c);
+        added++;
+      } else {
         reattached++;
         if ((await job.getState()) === 'failed') await job.retry('failed');
       }
@@ -70,7 +74,7 @@ export async function runCoordinatedSweep(loaded: LoadedConfig, o: CoordinatorOp
     const finishedBefore = cells.length - pending.size;
     if (finishedBefore > 0) progress.tick(`${finishedBefore} cells already finished`, finishedBefore);
     if (reattached > 0) log(`colora: reattached to ${reattached} queued or running cells of sweep ${sweep} on ${o.queue.masked}`);
-    log(`colora: ${pending.size} of ${cells.length} cells queued on ${o.queue.masked} (sweep ${sweep}); start workers with: colora worker --queue ${o.queue.masked}`);
+    log(`colora: ${added} of ${cells.length} cells newly queued on ${o.queue.masked} (sweep ${sweep}); start workers with: colora worker --queue ${o.queue.masked}`);
 
     const t0 = Date.now();
     let gathered = 0;
