@@ -10,7 +10,7 @@ import { loadRunData, type RunData } from './run-data.js';
 import { writePlots, type PlotsOutcome } from './plots.js';
 import { writeSimilarityCsv, writeTaskSimilarityCsv } from './similarity-files.js';
 import { existsSync } from 'node:fs';
-import { runFile } from '../experiment/run-layout.js';
+import { runFile, stopNote } from '../experiment/run-layout.js';
 
 export interface ReportOutcome {
   summary: string;
@@ -81,7 +81,7 @@ export async function writeReport(runDir: string, opts: { notes?: string[] } = {
     '',
     overviewTable(d.results, groupings, similarity),
   ];
-  const summary = summaryMarkdown(d.config.name, d.results, [runNote(d), ...(opts.notes ?? []), ...d.notes], {
+  const summary = summaryMarkdown(d.config.name, d.results, [runNote(d), ...d.stops.map(stopNote), ...(opts.notes ?? []), ...d.notes], {
     before: d.results.length ? before : ['No finished results yet.'],
     groupingNotes: taskSimilarityNotes(d),
     after: [...subspaceSection(d), '', ...figuresSection(plots)],
