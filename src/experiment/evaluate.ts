@@ -7,6 +7,7 @@ import type { GPT2 } from '../model/gpt2.js';
 import type { Tokenizer } from '../tokenizer/load.js';
 import { scorePrediction } from '../metrics/index.js';
 import type { TestItem } from './prepare-data.js';
+import { yieldToEventLoop } from '../util/yield.js';
 
 export interface Prediction {
   id: string;
@@ -53,6 +54,7 @@ export async function evaluateItems(model: GPT2, tok: Tokenizer, items: readonly
       };
     });
     o.onBatch?.(Math.min(s + o.batchSize, order.length));
+    await yieldToEventLoop();
   }
   return out;
 }

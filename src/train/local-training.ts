@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { RunError } from '../util/errors.js';
+import { yieldToEventLoop } from '../util/yield.js';
 import type { Rng } from '../util/rng.js';
 import { BatchSampler, makeBatch, type Example } from './batch.js';
 import { batchLoss, type CausalLM } from './loss.js';
@@ -53,6 +54,7 @@ export async function trainLocally(
         throw new NonFiniteLossError(`non-finite loss (${loss}) at ${o.where}, step ${s + 1} of ${o.steps}; stopped, everything written so far is kept`, s + 1, loss);
       losses.push(loss);
       o.onStep?.(loss);
+      await yieldToEventLoop();
     }
   } finally {
     optimizer.finish();
