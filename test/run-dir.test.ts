@@ -17,7 +17,8 @@ import { runSweep } from '../src/experiment/sweep.js';
 import { runExperiment } from '../src/experiment/run-experiment.js';
 import { evalCommand } from '../src/experiment/eval-command.js';
 import { acquireRunLock } from '../src/experiment/run-lock.js';
-import { UsageError } from '../src/util/errors.js';
+import { ColoraError, UsageError } from '../src/util/errors.js';
+import { sweepCommand } from '../src/experiment/sweep-command.js';
 import { modelIdentity } from '../src/model/identity.js';
 
 const CLI = join(REPO_ROOT, 'bin', 'colora');
@@ -107,6 +108,13 @@ test('adding a seed (and renaming the sweep) to a finished sweep and resuming ru
   assert.deepEqual(ran, ['g/1/local']);
   assert.equal(readFileSync(join(dir, 'cells', 'g', 'seed-0', 'local', 'cell.json'), 'utf8'), cell0);
   assert.deepEqual([...new Set(r.rows.map((x) => x.seed))], [0, 1]);
+});
+
+test('a failed expect: rule is exit 3 with every row written', async () => {
+  const dir = out();
+  const cfg = configFile(`${sweepBody()}expect:\n  - { method: local, min: 101 }\n`);
+  await assert.rejects(sweepCommand({ config: cfg, out: dir, quiet: true }), (e: unknown) => e instanceof ColoraError && e.exitCode === 3 && /min 101|101/.test(e.message));
+  assert.equal(readFileSync(join(dir, 'results.csv'), 'utf8').trim().split('\n').length, 1 + 2);
 });
 
 test('train into a finished run: the same config reuses it, a changed one exits 2 naming the key, --overwrite retrains', async () => {
