@@ -10,12 +10,12 @@
 import type { LoadedConfig } from '../config/load.js';
 import { openTaskSource } from '../data/task-source.js';
 import { modelIdentity } from '../model/identity.js';
-import { removeStaleTempFiles } from '../util/atomic.js';
+import { removeStaleTempFiles, writeFileAtomic } from '../util/atomic.js';
 import { writeReport } from '../report/report-command.js';
 import { encoderOf, openSession, type ModelSession } from './session.js';
 import { prepareClients } from './prepare-data.js';
 import { runMethod, TrainingStopped, type ResultRow, type RoundLog } from './run-method.js';
-import { writeLog } from './results-files.js';
+import { jsonl, writeLog } from './results-files.js';
 import { rebuildRunFiles, runFile, writeCellRecord, writeResolvedConfig, type StopLog } from './run-layout.js';
 import { withRunLock } from './run-lock.js';
 import { planCells } from './resume-plan.js';
@@ -75,7 +75,7 @@ export async function runExperiment(loaded: LoadedConfig, o: TrainOptions, sessi
 /** The run-level files from the finished methods (and a stop, if any), then the report. */
 async function finish(out: string, loaded: LoadedConfig, backend: string, notes: string[], evaluate: boolean, unevaluated: RoundLog[], stop: StopLog | undefined, quiet?: boolean): Promise<ResultRow[]> {
   if (!evaluate) {
-    writeLog(runFile(out, 'log'), stop ? [...unevaluated, stop as unknown as RoundLog] : unevaluated);
+    writeFileAtomic(runFile(out, 'log'), jsonl(stop ? [...unevaluated, stop] : unevaluated));
     return [];
   }
   const { rows } = rebuildRunFiles(out, loaded.config, { backend, stop, kind: 'run' });

@@ -22,7 +22,7 @@ import { toResolvedYaml } from '../config/resolved.js';
 import { summaryMarkdown } from '../report/tables.js';
 import type { SimilarityRow } from '../report/subspace-similarity.js';
 import { writeSimilarityCsv } from '../report/similarity-files.js';
-import { jsonl, readJsonl, writeLog, writeResultsCsv } from './results-files.js';
+import { jsonl, readJsonl, writeResultsCsv } from './results-files.js';
 import type { ClientPrediction, ResultRow, RoundLog } from './run-method.js';
 
 /** Files and folders at the top of a run or sweep directory. */
@@ -204,7 +204,7 @@ export function rebuildRunFiles(
   const rows = done.flatMap((d) => d.rows);
   const log = done.flatMap((d) => d.log);
   writeResultsCsv(runFile(runDir, 'results'), rows);
-  writeLog(runFile(runDir, 'log'), o.stop ? [...log, o.stop as unknown as RoundLog] : log);
+  writeFileAtomic(runFile(runDir, 'log'), jsonl(o.stop ? [...log, o.stop] : log));
   writeSimilarityCsv(runFile(runDir, 'similarity'), done.flatMap((d) => d.similarity ?? []));
   if (kind === 'run')
     writeFileAtomic(runFile(runDir, 'predictions'), jsonl(done.flatMap((d) => readJsonl<ClientPrediction>(join(cellDir(runDir, kind, d), CELL_FILES.predictions)))));
