@@ -5,11 +5,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { RunError } from '../util/errors.js';
-import { yieldToEventLoop } from '../util/yield.js';
 import type { Rng } from '../util/rng.js';
 import { BatchSampler, makeBatch, type Example } from './batch.js';
 import { batchLoss, type CausalLM } from './loss.js';
 import { createOptimizer, learningRateAt, type OptimizerOptions } from './optimizer.js';
+import { yieldToEventLoop } from '../util/yield.js';
 
 /** A non-finite loss: training stops here (step counts from 1). */
 export class NonFiniteLossError extends RunError {

@@ -1,7 +1,8 @@
 /**
- * Let the event loop run: a training or evaluation loop that only awaits already-settled promises
- * (tfjs's CPU reads) never reaches it, so signal handlers (SIGINT/SIGTERM releasing a run's lock)
- * would wait for the whole run. One call per step costs microseconds.
+ * Let timers and I/O run. Training and decoding await only promises that are already resolved
+ * (the CPU engines compute synchronously), so without this a 40-second cell never lets a timer
+ * fire: a queue worker could not renew its job's lock, and the job would be taken from it as
+ * stalled. One setImmediate per training step or decoding batch costs microseconds.
  */
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
