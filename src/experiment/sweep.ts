@@ -12,6 +12,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import type { LoadedConfig } from '../config/load.js';
+import type { ExperimentConfig } from '../config/schema.js';
 import { openTaskSource } from '../data/task-source.js';
 import { UsageError } from '../util/errors.js';
 import { removeStaleTempFiles } from '../util/atomic.js';
@@ -22,9 +23,10 @@ import { writeReport } from '../report/report-command.js';
 import { encoderOf, openSession, type ModelSession } from './session.js';
 import { prepareClients, type PreparedClient } from './prepare-data.js';
 import { runMethod, TrainingStopped, type ResultRow, type RoundLog } from './run-method.js';
-import { rebuildRunFiles, runFile, writeCellRecord, writeResolvedConfig, type Cell, type CellRecord, type StopLog } from './run-layout.js';
+import { cellDir, rebuildRunFiles, runFile, writeCellRecord, writeResolvedConfig, type Cell, type CellRecord, type StopLog } from './run-layout.js';
 import { withRunLock } from './run-lock.js';
 import { planCells } from './resume-plan.js';
+import { cellInputs, fingerprintOf, type CellInputs } from './cell-fingerprint.js';
 import { checkExpectations, type RuleOutcome } from './expect.js';
 
 export type { Cell, CellRecord } from './run-layout.js';
@@ -67,57 +69,84 @@ async function sweepLocked(loaded: LoadedConfig, o: SweepOptions, session?: Mode
   if (todo.length < plans.length) progress.tick(`${plans.length - todo.length} cells already finished`, plans.length - todo.length);
   let prepared: { key: string; clients: PreparedClient[] } | undefined;
   let stop: StopLog | undefined;
-  for (const { cell, dir, inputs, fingerprint } of todo) {
+  for (const plan of todo) {
+    const { cell } = plan;
     const key = `${cell.grouping.name}/${cell.seed}`;
     if (prepared?.key !== key)
       prepared = { key, clients: prepareClients(cell.grouping.clients, config.data, tasks, encoderOf(s), cell.seed) };
-    const t0 = Date.now();
-    let outcome;
+    let record: CellRecord;
     try {
-      outcome = await runMethod({
-        session: s,
-        modelName: config.model,
-        config,
-        seed: cell.seed,
-        grouping: cell.grouping.name,
-        method: cell.method,
-        clients: prepared.clients,
-        dir,
-        quiet: true,
-        inputs,
-      });
+      record = await runCell(s, config, cell, prepared.clients, o.out, plan);
     } catch (e) {
       if (!(e instanceof TrainingStopped)) throw e;
       progress.log(`colora: ${e.message}`);
       stop = e.stop;
-      if (config.expect.some((r) => r.no_nan_loss)) break;
-      await finish(o.out, loaded, s.backend, stop, progress);
+      if (isNanStop(e, config)) break;
+      progress.stop();
+      await finishSweep(o.out, config, s.backend, true, (l) => progress.log(l), stop);
       throw e;
     }
-    const seconds = (Date.now() - t0) / 1000;
-    const a = outcome.adapters;
-    const similarity = a ? subspaceSimilarityRows({ grouping: cell.grouping.name, seed: cell.seed, method: cell.method }, a.states, a.config.rank, a.config.alpha / a.config.rank, [1, a.config.rank]) : undefined;
-    const record: CellRecord = { grouping: cell.grouping.name, seed: cell.seed, method: cell.method, rows: outcome.rows, log: outcome.log, similarity, seconds, backend: s.backend, fingerprint, inputs };
-    writeCellRecord(o.out, 'sweep', record, outcome.predictions);
     rebuildRunFiles(o.out, config, { backend: s.backend, kind: 'sweep' });
-    const rl = outcome.rows.reduce((a, r) => a + r.rougeL, 0) / Math.max(1, outcome.rows.length);
-    progress.tick(`${key}/${cell.method}: Rouge-L ${rl.toFixed(1)} (${seconds.toFixed(0)} s)`);
+    progress.tick(cellLine(record));
     o.afterCell?.(cell);
   }
   progress.stop();
-  const { rows, log } = await finish(o.out, loaded, s.backend, stop, progress);
-  const expectations = checkExpectations(config.expect, rows, log, stop !== undefined);
-  return { rows, log, expectations, nanStopped: stop !== undefined };
+  return finishSweep(o.out, config, s.backend, stop !== undefined, (l) => progress.log(l), stop);
 }
 
-/** The sweep-level files from the finished cells (and a stop, if any), then the report. */
-async function finish(out: string, loaded: LoadedConfig, backend: string, stop: StopLog | undefined, progress: Progress): Promise<{ rows: ResultRow[]; log: RoundLog[] }> {
-  const { rows, log } = rebuildRunFiles(out, loaded.config, { backend, stop, kind: 'sweep' });
+/**
+ * Train and evaluate one cell of a sweep whose directory is `runDir`: adapters, predictions and,
+ * last, its record (the commit point) with the cell's fingerprint, all where run-layout puts them.
+ * The in-process sweep runs cells through this into --out; a queue worker into a directory of its
+ * own. `id` is the cell's inputs and fingerprint (resume-plan.ts); without it they are computed
+ * from the session's model and the config's tasks.
+ */
+export async function runCell(s: ModelSession, config: ExperimentConfig, cell: Cell, clients: PreparedClient[], runDir: string, id?: { inputs: CellInputs; fingerprint: string }): Promise<CellRecord> {
+  const inputs = id?.inputs ?? cellInputs(config, modelIdentity(s.modelDir), openTaskSource(config.data.tasks_dir), cell);
+  const t0 = Date.now();
+  const outcome = await runMethod({
+    session: s,
+    modelName: config.model,
+    config,
+    seed: cell.seed,
+    grouping: cell.grouping.name,
+    method: cell.method,
+    clients,
+    dir: cellDir(runDir, 'sweep', cell),
+    quiet: true,
+    inputs,
+  });
+  const seconds = (Date.now() - t0) / 1000;
+  const a = outcome.adapters;
+  const similarity = a ? subspaceSimilarityRows({ grouping: cell.grouping.name, seed: cell.seed, method: cell.method }, a.states, a.config.rank, a.config.alpha / a.config.rank, [1, a.config.rank]) : undefined;
+  const record: CellRecord = { grouping: cell.grouping.name, seed: cell.seed, method: cell.method, rows: outcome.rows, log: outcome.log, similarity, seconds, backend: s.backend, fingerprint: id?.fingerprint ?? fingerprintOf(inputs), inputs };
+  writeCellRecord(runDir, 'sweep', record, outcome.predictions);
+  return record;
+}
+
+/** A non-finite loss under a `no_nan_loss` rule stops the sweep (exit 3 via the rule), not exit 1. */
+export function isNanStop(e: unknown, config: ExperimentConfig): e is TrainingStopped {
+  return e instanceof TrainingStopped && config.expect.some((r) => r.no_nan_loss);
+}
+
+/** The progress line for a finished cell. */
+export function cellLine(r: CellRecord): string {
+  const rl = r.rows.reduce((a, x) => a + x.rougeL, 0) / Math.max(1, r.rows.length);
+  return `${r.grouping}/${r.seed}/${r.method}: Rouge-L ${rl.toFixed(1)} (${r.seconds.toFixed(0)} s)`;
+}
+
+/**
+ * The last step of every sweep (in-process or coordinated): the run-level files from the finished
+ * cells (plus the line saying where training stopped, if it did), the report, the expect: rules.
+ */
+export async function finishSweep(out: string, config: ExperimentConfig, backend: string, nanStopped: boolean, log: (line: string) => void, stop?: StopLog): Promise<SweepOutcome> {
+  const { rows, log: rounds } = rebuildRunFiles(out, config, { backend, stop, kind: 'sweep' });
   try {
     await writeReport(out, { notes: [`Backend \`${backend}\`.`] });
   } catch (e) {
     // The results are complete; a failed figure must not fail the sweep (`colora report` retries).
-    progress.log(`colora: report not written: ${(e as Error).message}`);
+    log(`colora: report not written: ${(e as Error).message}`);
   }
-  return { rows, log };
+  const expectations = checkExpectations(config.expect, rows, rounds, nanStopped);
+  return { rows, log: rounds, expectations, nanStopped };
 }
