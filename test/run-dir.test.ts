@@ -117,6 +117,16 @@ test('a failed expect: rule is exit 3 with every row written', async () => {
   assert.equal(readFileSync(join(dir, 'results.csv'), 'utf8').trim().split('\n').length, 1 + 2);
 });
 
+test('a sweep stopped by a non-finite loss under no_nan_loss exits 3 and says where in log.jsonl and summary.md', async () => {
+  const dir = out();
+  const cfg = configFile(`${sweepBody().replace('lr: 0.01', 'lr: 1.0e+30, grad_clip: 0').replace('local_steps: 1', 'local_steps: 2')}expect:\n  - { no_nan_loss: true }\n`);
+  await assert.rejects(sweepCommand({ config: cfg, out: dir, quiet: true }), (e: unknown) => e instanceof ColoraError && e.exitCode === 3);
+  const stops = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => 'stopped' in l);
+  assert.equal(stops.length, 1);
+  assert.deepEqual([stops[0].grouping, stops[0].seed, stops[0].method, stops[0].client, stops[0].round], ['g', 0, 'local', 'a', 1]);
+  assert.match(readFileSync(join(dir, 'summary.md'), 'utf8'), /\*\*Stopped:\*\* grouping g, seed 0, method local, client a, round 1, step 2: non-finite loss/);
+});
+
 test('train into a finished run: the same config reuses it, a changed one exits 2 naming the key, --overwrite retrains', async () => {
   const dir = out();
   await runExperiment(loadExperimentConfig(configFile(trainBody())), { out: dir, quiet: true });
