@@ -29,32 +29,34 @@ export interface PlanOptions {
 }
 
 const MAX_SHOWN = 6;
+const OLDER = 'settings unknown (written by an older colora, which did not record them)';
 
 export function planCells(runDir: string, kind: RunKind, config: ExperimentConfig, model: ModelIdentity, tasks: TaskSource, o: PlanOptions = {}): CellPlan[] {
   const onDisk = kindOnDisk(runDir);
-  if (o.overwrite) clearRunDir(runDir);
-  else if (onDisk && onDisk !== kind)
+  if (!o.overwrite && onDisk && onDisk !== kind)
     throw new UsageError(`${runDir} holds a ${onDisk === 'sweep' ? 'sweep (cells/)' : 'run of `colora train` (methods/)'}; choose another --out, or pass --overwrite to replace it`);
-  const plans: CellPlan[] = [];
-  const stale: { dir: string; diff: string[] }[] = [];
-  for (const cell of runCells(config, kind)) {
-    const dir = cellDir(runDir, kind, cell);
+  const plans: CellPlan[] = runCells(config, kind).map((cell) => {
     const inputs = cellInputs(config, model, tasks, cell);
-    const fingerprint = fingerprintOf(inputs);
-    const plan: CellPlan = { cell, dir, inputs, fingerprint };
-    plans.push(plan);
-    if (o.overwrite) continue;
+    return { cell, dir: cellDir(runDir, kind, cell), inputs, fingerprint: fingerprintOf(inputs) };
+  });
+  if (o.overwrite) {
+    clearRunDir(runDir);
+    return plans;
+  }
+  const stale: { dir: string; diff: string[] }[] = [];
+  for (const plan of plans) {
+    const { dir, inputs, fingerprint } = plan;
     const record = readCellRecord(dir);
     if (record) {
       if (record.fingerprint === fingerprint) {
         if (!o.needRows || record.rows.length > 0) plan.reuse = record;
-      } else stale.push({ dir, diff: record.inputs ? diffInputs(record.inputs as CellInputs, inputs) : ['(no fingerprint: written by an older colora)'] });
+      } else stale.push({ dir, diff: record.inputs ? diffInputs(record.inputs as CellInputs, inputs) : [OLDER] });
       continue;
     }
     const ckpt = readCheckpointMeta(checkpointDir(dir));
     const training = trainingInputs(inputs);
     if (ckpt && ckpt.fingerprint !== fingerprintOf(training))
-      stale.push({ dir, diff: ckpt.inputs ? diffInputs(trainingInputs(ckpt.inputs as CellInputs), training) : ['(no fingerprint: written by an older colora)'] });
+      stale.push({ dir, diff: ckpt.inputs ? diffInputs(trainingInputs(ckpt.inputs as CellInputs), training) : [OLDER] });
   }
   if (stale.length) {
     const keys = [...new Set(stale.flatMap((s) => s.diff))];
