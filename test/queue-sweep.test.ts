@@ -58,7 +58,7 @@ test('two workers give the in-process results byte for byte; bad jobs fail with 
   const conn = openRedis(parseQueueUrl(url), () => {});
   const queue = new Queue(CELL_QUEUE, { connection: conn, prefix: KEY_PREFIX });
   const plain = JSON.parse(JSON.stringify(loadExperimentConfig(config).config)) as Record<string, unknown>;
-  const good = { protocol: PROTOCOL_VERSION, kind: 'cell', sweep: configHash(plain), config: plain, cell: { grouping: 'g', seed: 0, method: 'local' }, transport: 'redis' };
+  const good = { protocol: PROTOCOL_VERSION, kind: 'cell', sweep: configHash(plain), config: plain, cell: { grouping: 'g', seed: 0, method: 'local' }, inputs: {}, fingerprint: '0', transport: 'redis' };
   const bad: [string, unknown, RegExp][] = [
     ['old-version', { ...good, protocol: PROTOCOL_VERSION + 1 }, /protocol version 2, this worker speaks 1/],
     ['other-sweep', { ...good, sweep: '0123456789abcdef' }, /job is for sweep 0123456789abcdef but its config hashes to/],

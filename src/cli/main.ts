@@ -50,6 +50,7 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'override the config seed', int('--seed'))
     .option('--tasks-dir <dir>', "override data.tasks_dir (an NI tasks/ directory, or 'builtin')")
     .option('--no-eval', 'skip the evaluation at the end')
+    .option('--overwrite', 'remove what --out holds and start over (a changed config is otherwise refused)')
     .option('--quiet', 'no progress output')
     .action(async (o) => (await import('../experiment/train-command.js')).trainCommand(o));
 
@@ -67,7 +68,8 @@ export function buildProgram(): Command {
     .description('run every (grouping x seed x method) cell of a sweep config; --resume finishes only missing cells')
     .requiredOption('--config <file>', 'sweep config (YAML)')
     .option('--out <dir>', 'sweep directory (default: results/<name>)')
-    .option('--resume', 'skip cells that already finished in --out')
+    .option('--resume', 'skip cells that already finished in --out under the same settings (a changed setting is refused)')
+    .option('--overwrite', 'remove the cells --out holds and start over')
     .option('--tasks-dir <dir>', "override data.tasks_dir (an NI tasks/ directory, or 'builtin')")
     .addOption(backendOption())
     .option('--quiet', 'no progress output')

@@ -16,6 +16,9 @@ import { encoderOf } from '../experiment/session.js';
 import { prepareClients } from '../experiment/prepare-data.js';
 import { runCell } from '../experiment/sweep.js';
 import { cellDir, runAxes } from '../experiment/run-layout.js';
+import { cellInputs, diffInputs, fingerprintOf, type CellInputs } from '../experiment/cell-fingerprint.js';
+import { TrainingStopped } from '../experiment/run-method.js';
+import { modelIdentity } from '../model/identity.js';
 import { packCellFiles } from './cell-files.js';
 import { artifactsRunDir, CellJobSchema, configHash, describeIssues, MAX_JOB_BYTES, MAX_RESULT_BYTES, PROTOCOL_VERSION, type CellJob, type CellResult } from './protocol.js';
 import type { SessionPool } from './session-pool.js';
@@ -57,12 +60,23 @@ export async function runCellJob(id: string, data: unknown, pool: SessionPool, o
   // With --artifacts the working directory is shared and named by the job, so a job picked up
   // again after its worker died resumes at the cell's last finished round.
   const dir = inline ? mkdtempSync(join(tmpdir(), 'colora-cell-')) : artifactsRunDir(o.artifacts!, id);
+  const worker = `${hostname()}:${process.pid}`;
   try {
-    const tasks = openTaskSource(o.tasksDir ?? config.data.tasks_dir);
-    const clients = prepareClients(grouping.clients, config.data, tasks, encoderOf(session), job.cell.seed);
+    const tasksDir = o.tasksDir ?? config.data.tasks_dir;
+    const tasks = openTaskSource(tasksDir);
     const cell = { grouping, seed: job.cell.seed, method: job.cell.method };
-    await runCell(session, config, cell, clients, dir);
-    const result: CellResult = { protocol: PROTOCOL_VERSION, kind: 'cell', sweep: job.sweep, worker: `${hostname()}:${process.pid}`, backend: session.backend, files: packCellFiles(cellDir(dir, 'sweep', cell), inline) };
+    const inputs = cellInputs(config, modelIdentity(session.modelDir), tasks, cell);
+    const fingerprint = fingerprintOf(inputs);
+    if (fingerprint !== job.fingerprint)
+      throw new UnrecoverableError(`this worker's model or task files differ from the coordinator's: ${diffInputs(job.inputs as CellInputs, inputs).slice(0, 4).join('; ')}`);
+    const clients = prepareClients(grouping.clients, config.data, tasks, encoderOf(session), job.cell.seed);
+    try {
+      await runCell(session, { ...config, data: { ...config.data, tasks_dir: tasksDir } }, cell, clients, dir, { inputs, fingerprint });
+    } catch (e) {
+      if (!(e instanceof TrainingStopped)) throw e;
+      return { protocol: PROTOCOL_VERSION, kind: 'cell', sweep: job.sweep, worker, backend: session.backend, files: [], stopped: { message: e.message, stop: { ...e.stop } } };
+    }
+    const result: CellResult = { protocol: PROTOCOL_VERSION, kind: 'cell', sweep: job.sweep, worker, backend: session.backend, files: packCellFiles(cellDir(dir, 'sweep', cell), inline), fingerprint };
     const size = Buffer.byteLength(JSON.stringify(result));
     if (size > MAX_RESULT_BYTES)
       throw new UnrecoverableError(`the cell's files come to ${MiB(size)} encoded, over the ${MiB(MAX_RESULT_BYTES)} that travel through Redis; run coordinator and workers with --artifacts DIR (a shared directory)`);

@@ -1,21 +1,27 @@
 /**
- * `colora sweep --queue URL`: the coordinator. It enqueues every cell that --out does not hold yet
- * (job ids are derived from the config hash and the cell, so a restarted coordinator reattaches
- * to the jobs already queued or running instead of enqueuing them again), gathers each finished
- * cell into --out exactly as the in-process sweep writes it (cell-files.ts, then the same
- * writeSweepFiles), and ends as the in-process sweep does (finishSweep: report, expect: rules).
+ * `colora sweep --queue URL`: the coordinator. It holds --out's lock, plans the cells as the
+ * in-process `sweep --resume` does (a finished cell is reused only when its fingerprint matches;
+ * a changed setting is refused, naming the keys), and enqueues the others. Job ids are derived
+ * from the config hash and the cell, so a restarted coordinator reattaches to the jobs already
+ * queued, running or finished instead of enqueuing them again. Each finished cell is written into
+ * --out file by file, cell.json last (cell-files.ts), then the run-level files are rebuilt with
+ * the in-process sweep's own functions (rebuildRunFiles, finishSweep).
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { Queue, type Job } from 'bullmq';
 import type { LoadedConfig } from '../config/load.js';
-import { toResolvedYaml } from '../config/resolved.js';
+import { openTaskSource } from '../data/task-source.js';
+import { modelIdentity } from '../model/identity.js';
 import { finishSweep, type SweepOutcome } from '../experiment/sweep.js';
-import { cellDir, readCellRecord, rebuildRunFiles, runCells, runFile, writeResolvedConfig, type Cell } from '../experiment/run-layout.js';
-import { RunError, UsageError } from '../util/errors.js';
+import { cellDir, rebuildRunFiles, writeResolvedConfig, type Cell, type StopLog } from '../experiment/run-layout.js';
+import { planCells, type CellPlan } from '../experiment/resume-plan.js';
+import { currentCommand, withRunLock } from '../experiment/run-lock.js';
+import { removeStaleTempFiles } from '../util/atomic.js';
+import { RunError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import { unpackCellFiles } from './cell-files.js';
 import { artifactsRunDir, CELL_QUEUE, CellResultSchema, cellJobId, configHash, describeIssues, KEY_PREFIX, PROTOCOL_VERSION, type CellJob } from './protocol.js';
-import type { QueueUrl } from './queue-url.js';
+import { maskUrl, type QueueUrl } from './queue-url.js';
 import { openRedis } from './redis-connection.js';
 
 export interface CoordinatorOptions {
@@ -24,6 +30,7 @@ export interface CoordinatorOptions {
   /** Shared directory the workers leave cell files in (instead of sending them through Redis). */
   artifacts?: string;
   quiet?: boolean;
+  overwrite?: boolean;
   /** How often to look at the queue (ms). */
   pollMs?: number;
 }
@@ -36,45 +43,60 @@ function formatEta(s: number): string {
 }
 
 export async function runCoordinatedSweep(loaded: LoadedConfig, o: CoordinatorOptions): Promise<SweepOutcome> {
+  // The lock names the command that holds it: with the password masked.
+  const command = currentCommand().split(' ').map(maskUrl).join(' ');
+  return withRunLock(o.out, () => coordinate(loaded, o), { command });
+}
+
+async function coordinate(loaded: LoadedConfig, o: CoordinatorOptions): Promise<SweepOutcome> {
   const { config } = loaded;
   const sweep = configHash(config);
-  const resolved = runFile(o.out, 'resolvedConfig');
-  if (existsSync(resolved) && readFileSync(resolved, 'utf8') !== toResolvedYaml(config))
-    throw new UsageError(`${o.out} holds another sweep (its config.resolved.yaml differs from this config); choose another --out`);
-  writeResolvedConfig(o.out, config);
-  const cells = runCells(config);
-  const pending = new Map<string, Cell>();
-  for (const c of cells) if (!readCellRecord(cellDir(o.out, 'sweep', c))) pending.set(cellJobId(sweep, ref(c)), c);
-
-  const progress = new Progress('sweep', cells.length, { quiet: o.quiet });
+  const plans = planCells(o.out, 'sweep', config, modelIdentity(loaded.modelDir), openTaskSource(config.data.tasks_dir), { overwrite: o.overwrite });
+  const progress = new Progress('sweep', plans.length, { quiet: o.quiet });
   const log = (line: string) => progress.log(line);
+  const stale = removeStaleTempFiles(o.out);
+  if (stale.length) log(`colora: removed ${stale.length} temporary file${stale.length > 1 ? 's' : ''} left by an interrupted run`);
+  writeResolvedConfig(o.out, config);
+  const pending = new Map<string, CellPlan>();
+  for (const p of plans) if (!p.reuse) pending.set(cellJobId(sweep, ref(p.cell)), p);
+
   const connection = openRedis(o.queue, log);
   const queue = new Queue(CELL_QUEUE, { connection, prefix: KEY_PREFIX });
   queue.on('error', () => {}); // reported once per 5 s by openRedis's handler
   const plainConfig = JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
-  const payload = (c: Cell): CellJob => ({ protocol: PROTOCOL_VERSION, kind: 'cell', sweep, config: plainConfig, cell: ref(c), transport: o.artifacts ? 'artifacts' : 'redis' });
-  const enqueue = (id: string, c: Cell) => queue.add('cell', payload(c), { jobId: id, attempts: 1, removeOnComplete: false, removeOnFail: false });
+  const payload = (p: CellPlan): CellJob => ({
+    protocol: PROTOCOL_VERSION,
+    kind: 'cell',
+    sweep,
+    config: plainConfig,
+    cell: ref(p.cell),
+    inputs: p.inputs,
+    fingerprint: p.fingerprint,
+    transport: o.artifacts ? 'artifacts' : 'redis',
+  });
+  const enqueue = (id: string, p: CellPlan) => queue.add('cell', payload(p), { jobId: id, attempts: 1, removeOnComplete: false, removeOnFail: false });
 
-  let nanStopped = false;
+  let stop: StopLog | undefined;
+  let stopError: RunError | undefined;
   let backend: string | undefined;
   try {
     // Reattach: a job already there (waiting, running, finished) is kept; a failed one is retried.
     let reattached = 0;
     let added = 0;
-    for (const [id, c] of pending) {
+    for (const [id, p] of pending) {
       const job = await queue.getJob(id);
       if (!job) {
-        await enqueue(id, c);
+        await enqueue(id, p);
         added++;
       } else {
         reattached++;
         if ((await job.getState()) === 'failed') await job.retry('failed');
       }
     }
-    const finishedBefore = cells.length - pending.size;
+    const finishedBefore = plans.length - pending.size;
     if (finishedBefore > 0) progress.tick(`${finishedBefore} cells already finished`, finishedBefore);
     if (reattached > 0) log(`colora: reattached to ${reattached} queued or running cells of sweep ${sweep} on ${o.queue.masked}`);
-    log(`colora: ${added} of ${cells.length} cells newly queued on ${o.queue.masked} (sweep ${sweep}); start workers with: colora worker --queue ${o.queue.masked}`);
+    log(`colora: ${added} of ${plans.length} cells newly queued on ${o.queue.masked} (sweep ${sweep}); start workers with: colora worker --queue ${o.queue.masked}`);
 
     const t0 = Date.now();
     let gathered = 0;
@@ -87,35 +109,37 @@ export async function runCoordinatedSweep(loaded: LoadedConfig, o: CoordinatorOp
       const rate = gathered / ((Date.now() - t0) / 1000);
       return `${running} running, ${seen.size} workers seen, ETA ${formatEta(pending.size / rate)}`;
     };
-    const gather = async (job: Job, c: Cell) => {
+    /** Write a finished cell into --out; false when training stopped there (a non-finite loss). */
+    const gather = async (job: Job, p: CellPlan): Promise<boolean> => {
       const r = CellResultSchema.safeParse(job.returnvalue);
       if (!r.success) throw new RunError(`cell ${job.id}: malformed result from the worker: ${describeIssues(r.error)}`);
       if (r.data.sweep !== sweep) throw new RunError(`cell ${job.id}: the result is for sweep ${r.data.sweep}, not ${sweep}`);
+      if (r.data.stopped) {
+        stop = r.data.stopped.stop as unknown as StopLog;
+        stopError = new RunError(r.data.stopped.message);
+        log(`colora: ${r.data.stopped.message}`);
+        return false;
+      }
+      if (r.data.fingerprint !== p.fingerprint) throw new RunError(`cell ${job.id}: the worker recorded fingerprint ${r.data.fingerprint}, expected ${p.fingerprint}`);
       const jobDir = o.artifacts ? artifactsRunDir(o.artifacts, job.id!) : undefined;
-      unpackCellFiles(r.data.files, cellDir(o.out, 'sweep', c), jobDir && cellDir(jobDir, 'sweep', c));
+      unpackCellFiles(r.data.files, p.dir, jobDir && cellDir(jobDir, 'sweep', p.cell));
       backend ??= r.data.backend;
       pending.delete(job.id!);
       gathered++;
-      rebuildRunFiles(o.out, config, { backend });
+      rebuildRunFiles(o.out, config, { backend, kind: 'sweep' });
       await job.remove();
       if (jobDir) rmSync(jobDir, { recursive: true, force: true });
-      progress.tick(`${c.grouping.name}/${c.seed}/${c.method} on ${r.data.worker}; ${status()}`);
+      progress.tick(`${p.cell.grouping.name}/${p.cell.seed}/${p.cell.method} on ${r.data.worker}; ${status()}`);
+      return true;
     };
 
-    while (pending.size > 0) {
+    poll: while (pending.size > 0) {
       const ours = (jobs: Job[]) => jobs.filter((j) => j && pending.has(j.id!));
-      for (const job of ours(await queue.getJobs(['completed']))) await gather(job, pending.get(job.id!)!);
+      for (const job of ours(await queue.getJobs(['completed']))) if (!(await gather(job, pending.get(job.id!)!))) break poll;
       for (const job of ours(await queue.getJobs(['failed']))) {
-        const c = pending.get(job.id!)!;
-        const reason = job.failedReason ?? 'no reason given';
-        if (/non-finite loss/.test(reason) && config.expect.some((r) => r.no_nan_loss)) {
-          log(`colora: ${reason}`);
-          nanStopped = true;
-          break;
-        }
-        throw new RunError(`cell ${c.grouping.name}/${c.seed}/${c.method} failed on a worker: ${reason} (run the same command again to retry it)`);
+        const c = pending.get(job.id!)!.cell;
+        throw new RunError(`cell ${c.grouping.name}/${c.seed}/${c.method} failed on a worker: ${job.failedReason ?? 'no reason given'} (run the same command again to retry it)`);
       }
-      if (nanStopped) break;
       running = ours(await queue.getJobs(['active'])).length;
       if (Date.now() - lastWorkers > 2000) {
         lastWorkers = Date.now();
@@ -124,11 +148,11 @@ export async function runCoordinatedSweep(loaded: LoadedConfig, o: CoordinatorOp
       // A job that vanished (Redis restarted without its data) is enqueued again.
       if (Date.now() - lastFullCheck > 5000) {
         lastFullCheck = Date.now();
-        for (const [id, c] of pending) if (!(await queue.getJob(id))) await enqueue(id, c);
+        for (const [id, p] of pending) if (!(await queue.getJob(id))) await enqueue(id, p);
       }
       if (!o.quiet && Date.now() - lastNote > 30_000) {
         lastNote = Date.now();
-        log(`colora: ${cells.length - pending.size}/${cells.length} cells done, ${status()}`);
+        log(`colora: ${plans.length - pending.size}/${plans.length} cells done, ${status()}`);
       }
       await new Promise((r) => setTimeout(r, o.pollMs ?? 200));
     }
@@ -137,5 +161,9 @@ export async function runCoordinatedSweep(loaded: LoadedConfig, o: CoordinatorOp
     await queue.close();
     await connection.quit().catch(() => connection.disconnect());
   }
-  return finishSweep(o.out, config, backend ?? config.backend, nanStopped, log);
+  const outcome = await finishSweep(o.out, config, backend ?? config.backend, stop !== undefined, log, stop);
+  // As in-process: a stop under a no_nan_loss rule ends through the rule (exit 3), otherwise exit 1.
+  if (stopError && !config.expect.some((r) => r.no_nan_loss)) throw stopError;
+  return outcome;
 }
+

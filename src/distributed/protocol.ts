@@ -35,6 +35,12 @@ export const CellJobSchema = z.strictObject({
   sweep: z.string().regex(/^[0-9a-f]{16}$/),
   config: z.record(z.string(), z.unknown()),
   cell: CellRef,
+  /**
+   * What the coordinator expects the cell's numbers to depend on (experiment/cell-fingerprint.ts):
+   * a worker whose model or task files differ refuses the job, naming the keys.
+   */
+  inputs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+  fingerprint: z.string(),
   /** `artifacts`: the worker writes the cell under its --artifacts DIR, not into the result. */
   transport: z.enum(['redis', 'artifacts']),
 });
@@ -52,6 +58,10 @@ export const CellResultSchema = z.strictObject({
   backend: z.string(),
   /** Every file of the cell directory, relative to it; base64 present unless transport is artifacts. */
   files: z.array(FileEntry),
+  /** The fingerprint the worker recorded in cell.json. */
+  fingerprint: z.string().optional(),
+  /** Training stopped (a non-finite loss): the message and the stop line for log.jsonl; no files. */
+  stopped: z.strictObject({ message: z.string(), stop: z.record(z.string(), z.unknown()) }).optional(),
 });
 export type CellResult = z.infer<typeof CellResultSchema>;
 

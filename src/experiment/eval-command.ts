@@ -1,7 +1,8 @@
 /**
  * `colora eval --run DIR [--max-instances N]`: evaluate the saved adapters of a finished run (or of
  * every finished cell of a sweep) again, with the run's resolved config, and rewrite its
- * predictions, results.csv and summary.md.
+ * predictions, results.csv and summary.md (the same sections train and sweep write), holding the
+ * directory's lock.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,8 +13,10 @@ import { resolveModelDir } from '../model/checkpoint.js';
 import { openTaskSource } from '../data/task-source.js';
 import { loadAdapter } from '../adapters/peft-io.js';
 import type { AdapterState } from '../adapters/state.js';
-import { writeFileAtomic } from '../util/atomic.js';
 import { UsageError } from '../util/errors.js';
+import { removeStaleTempFiles, writeFileAtomic } from '../util/atomic.js';
+import { writeReport } from '../report/report-command.js';
+import { withRunLock } from './run-lock.js';
 import { summaryMarkdown } from '../report/tables.js';
 import { encoderOf, openSession } from './session.js';
 import { prepareClients } from './prepare-data.js';
@@ -26,34 +29,44 @@ export async function evalCommand(o: { run: string; maxInstances?: number; backe
   if (!existsSync(cfgFile)) throw new UsageError(`${o.run}: not a run directory (no config.resolved.yaml)`);
   const config = parseExperimentConfig(YamlSource.read(cfgFile), { backend: o.backend });
   if (o.maxInstances !== undefined) config.eval.max_instances = o.maxInstances;
-  const s = await openSession(resolveModelDir(config.model), config.backend);
-  const tasks = openTaskSource(config.data.tasks_dir);
-  const kind = kindOnDisk(o.run) ?? 'run';
-  const { groupings, seeds } = runAxes(config);
-  const rows: ResultRow[] = [];
-  const preds: ClientPrediction[] = [];
-  let evaluated = 0;
-  for (const grouping of groupings)
-    for (const seed of seeds) {
-      const clients = prepareClients(grouping.clients, config.data, tasks, encoderOf(s), seed);
-      for (const method of config.methods) {
-        const dir = cellDir(o.run, kind, { grouping: grouping.name, seed, method });
-        const adapters = method === 'base' ? undefined : readAdapters(dir, clients.map((c) => c.name), method);
-        if (adapters === null) continue; // not trained (yet)
-        const r = await evaluateClients(
-          { session: s, modelName: config.model, config, seed, grouping: grouping.name, method, clients, dir, quiet: o.quiet },
-          adapters,
-        );
-        rows.push(...r.rows);
-        preds.push(...r.predictions);
-        evaluated++;
+  await withRunLock(o.run, async () => {
+    const stale = removeStaleTempFiles(o.run);
+    if (stale.length && !o.quiet) process.stderr.write(`colora: removed ${stale.length} temporary file${stale.length > 1 ? 's' : ''} left by an interrupted run\n`);
+    const s = await openSession(resolveModelDir(config.model), config.backend);
+    const tasks = openTaskSource(config.data.tasks_dir);
+    const kind = kindOnDisk(o.run) ?? 'run';
+    const rows: ResultRow[] = [];
+    const preds: ClientPrediction[] = [];
+    let evaluated = 0;
+    const { groupings, seeds } = runAxes(config, kind);
+    for (const grouping of groupings)
+      for (const seed of seeds) {
+        const clients = prepareClients(grouping.clients, config.data, tasks, encoderOf(s), seed);
+        for (const method of config.methods) {
+          const dir = cellDir(o.run, kind, { grouping: grouping.name, seed, method });
+          const adapters = method === 'base' ? undefined : readAdapters(dir, clients.map((c) => c.name), method);
+          if (adapters === null) continue; // not trained (yet)
+          const r = await evaluateClients(
+            { session: s, modelName: config.model, config, seed, grouping: grouping.name, method, clients, dir, quiet: o.quiet },
+            adapters,
+          );
+          rows.push(...r.rows);
+          preds.push(...r.predictions);
+          evaluated++;
+        }
       }
+    if (evaluated === 0) throw new UsageError(`${o.run}: no trained adapters found to evaluate`);
+    writeResultsCsv(runFile(o.run, 'results'), rows);
+    writePredictions(runFile(o.run, 'predictions'), preds);
+    // The same summary.md as train and sweep write (overview, subspace similarity, figures).
+    const note = `Re-evaluated by \`colora eval\` on backend \`${s.backend}\`${o.maxInstances ? ` (first ${o.maxInstances} test instances per task)` : ''}.`;
+    try {
+      await writeReport(o.run, { notes: [note] });
+    } catch (e) {
+      writeFileAtomic(runFile(o.run, 'summary'), summaryMarkdown(config.name, rows, [note, `The report could not be drawn: ${(e as Error).message}`]));
     }
-  if (evaluated === 0) throw new UsageError(`${o.run}: no trained adapters found to evaluate`);
-  writeResultsCsv(runFile(o.run, 'results'), rows);
-  writePredictions(runFile(o.run, 'predictions'), preds);
-  writeFileAtomic(runFile(o.run, 'summary'), summaryMarkdown(config.name, rows, [`Re-evaluated by \`colora eval\` on backend \`${s.backend}\`${o.maxInstances ? ` (first ${o.maxInstances} test instances per task)` : ''}.`]));
-  if (!o.quiet) process.stderr.write(`colora: evaluated ${evaluated} method runs in ${o.run}\n`);
+    if (!o.quiet) process.stderr.write(`colora: evaluated ${evaluated} method runs in ${o.run}\n`);
+  });
 }
 
 /** Every client's saved adapter of a method, or null when the method has not finished training. */

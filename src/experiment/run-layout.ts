@@ -13,7 +13,7 @@
  *   DIR/cells/<grouping>/seed-<seed>/<method>/  (sweep)
  *       cell.json  predictions.jsonl  adapters/<client>/  checkpoint/
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExperimentConfig, Grouping, MethodName } from '../config/schema.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
@@ -22,7 +22,7 @@ import { toResolvedYaml } from '../config/resolved.js';
 import { summaryMarkdown } from '../report/tables.js';
 import type { SimilarityRow } from '../report/subspace-similarity.js';
 import { writeSimilarityCsv } from '../report/similarity-files.js';
-import { jsonl, readJsonl, writeLog, writeResultsCsv } from './results-files.js';
+import { jsonl, readJsonl, writeResultsCsv } from './results-files.js';
 import type { ClientPrediction, ResultRow, RoundLog } from './run-method.js';
 
 /** Files and folders at the top of a run or sweep directory. */
@@ -90,6 +90,14 @@ export function writeResolvedConfig(runDir: string, config: unknown): string {
   return path;
 }
 
+/**
+ * Start over: remove everything colora writes in a run or sweep directory (cells, methods and the
+ * run-level files; not the lock, not files colora did not write). Call it holding the lock.
+ */
+export function clearRunDir(runDir: string): void {
+  for (const [key, name] of Object.entries(RUN_FILES)) if (key !== 'lock') rmSync(join(runDir, name), { recursive: true, force: true });
+}
+
 /** The kind a config writes: a sweep section makes a sweep. */
 export function kindOf(config: ExperimentConfig): RunKind {
   return config.sweep ? 'sweep' : 'run';
@@ -102,15 +110,18 @@ export function kindOnDisk(runDir: string): RunKind | undefined {
   return undefined;
 }
 
-/** The groupings and seeds of a config; a plain config is one grouping `default` with its own seed. */
-export function runAxes(config: ExperimentConfig): { groupings: Grouping[]; seeds: number[] } {
-  if (config.sweep) return { groupings: config.sweep.groupings, seeds: config.sweep.seeds };
+/**
+ * The groupings and seeds of a config; a plain config (or `colora train`, kind `run`) is one
+ * grouping `default` of its `clients` with its own seed.
+ */
+export function runAxes(config: ExperimentConfig, kind?: RunKind): { groupings: Grouping[]; seeds: number[] } {
+  if (config.sweep && kind !== 'run') return { groupings: config.sweep.groupings, seeds: config.sweep.seeds };
   return { groupings: [{ name: 'default', clients: config.clients ?? [] }], seeds: [config.seed] };
 }
 
 /** Every cell of a config, in the fixed order the run-level files list them. */
-export function runCells(config: ExperimentConfig): Cell[] {
-  const { groupings, seeds } = runAxes(config);
+export function runCells(config: ExperimentConfig, kind?: RunKind): Cell[] {
+  const { groupings, seeds } = runAxes(config, kind);
   return groupings.flatMap((grouping) => seeds.flatMap((seed) => config.methods.map((method) => ({ grouping, seed, method }))));
 }
 
@@ -159,7 +170,7 @@ export function writeCellRecord(runDir: string, kind: RunKind, record: CellRecor
 
 /** The finished cells of a config found in a directory, in cell order. */
 export function finishedCells(runDir: string, config: ExperimentConfig, kind: RunKind = kindOf(config)): CellRecord[] {
-  return runCells(config)
+  return runCells(config, kind)
     .map((c) => readCellRecord(cellDir(runDir, kind, c)))
     .filter((r): r is CellRecord => r !== undefined);
 }
@@ -188,12 +199,12 @@ export function rebuildRunFiles(
   o: { backend: string; stop?: StopLog; kind?: RunKind },
 ): { rows: ResultRow[]; log: RoundLog[]; done: CellRecord[] } {
   const kind = o.kind ?? kindOf(config);
-  const cells = runCells(config);
+  const cells = runCells(config, kind);
   const done = finishedCells(runDir, config, kind);
   const rows = done.flatMap((d) => d.rows);
   const log = done.flatMap((d) => d.log);
   writeResultsCsv(runFile(runDir, 'results'), rows);
-  writeLog(runFile(runDir, 'log'), o.stop ? [...log, o.stop as unknown as RoundLog] : log);
+  writeFileAtomic(runFile(runDir, 'log'), jsonl(o.stop ? [...log, o.stop] : log));
   writeSimilarityCsv(runFile(runDir, 'similarity'), done.flatMap((d) => d.similarity ?? []));
   if (kind === 'run')
     writeFileAtomic(runFile(runDir, 'predictions'), jsonl(done.flatMap((d) => readJsonl<ClientPrediction>(join(cellDir(runDir, kind, d), CELL_FILES.predictions)))));

@@ -3,7 +3,6 @@
  * run resumes at the next round), the adapters saved per client in PEFT format, then the
  * evaluation of every client on its tasks' test instances.
  */
-import { createHash } from 'node:crypto';
 import type { ExperimentConfig, MethodName } from '../config/schema.js';
 import type { ModelSession } from './session.js';
 import { adapterConfigFrom, type AdapterConfig } from '../adapters/config.js';
@@ -12,14 +11,16 @@ import { initialState, type AdapterState } from '../adapters/state.js';
 import { saveAdapter } from '../adapters/peft-io.js';
 import { createStrategy, methodUsesPersonalFactor } from '../methods/registry.js';
 import type { FitResult, Strategy } from '../methods/strategy.js';
-import { trainLocally } from '../train/local-training.js';
+import { NonFiniteLossError, trainLocally } from '../train/local-training.js';
+import { RunError } from '../util/errors.js';
+import { fingerprintOf, trainingInputs, type CellInputs } from './cell-fingerprint.js';
 import { learningRateAt } from '../train/optimizer.js';
 import { loadRoundCheckpoint, saveRoundCheckpoint } from '../train/round-checkpoint.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import { evaluateItems, scoreByTask, type Prediction } from './evaluate.js';
 import type { PreparedClient, TestItem } from './prepare-data.js';
-import { adaptersDir, checkpointDir } from './run-layout.js';
+import { adaptersDir, checkpointDir, type StopLog } from './run-layout.js';
 
 export interface MethodRunContext {
   /** The frozen model, its tokenizer and special ids (loaded once per process). */
@@ -35,6 +36,15 @@ export interface MethodRunContext {
   dir: string;
   quiet?: boolean;
   evaluate?: boolean;
+  /** The cell's inputs (cell-fingerprint.ts): training needs them for its round checkpoints. */
+  inputs?: CellInputs;
+}
+
+/** Training stopped on a non-finite loss; `stop` is the log.jsonl line that says where. */
+export class TrainingStopped extends RunError {
+  constructor(message: string, readonly stop: StopLog) {
+    super(message);
+  }
 }
 
 export interface RoundLog {
@@ -79,17 +89,13 @@ export function sampleUnits(units: readonly string[], fraction: number, seed: nu
   return picked.map((i) => units[i]);
 }
 
-function fingerprint(ctx: MethodRunContext): string {
-  const { config } = ctx;
-  const key = JSON.stringify({ data: config.data, adapter: config.adapter, train: config.train, model: config.model, seed: ctx.seed, method: ctx.method, clients: ctx.clients.map((c) => [c.name, c.splits.map((s) => s.task.name)]) });
-  return createHash('sha256').update(key).digest('hex').slice(0, 16);
-}
-
 async function train(ctx: MethodRunContext, adapter: InjectedAdapter, strategy: Strategy): Promise<RoundLog[]> {
   const { config, seed, method } = ctx;
   const t = config.train;
   const ckptDir = checkpointDir(ctx.dir);
-  const fp = fingerprint(ctx);
+  if (!ctx.inputs) throw new Error('runMethod: training needs the cell inputs (ctx.inputs)');
+  const inputs = trainingInputs(ctx.inputs);
+  const fp = fingerprintOf(inputs);
   const resumed = loadRoundCheckpoint<RoundLog>(ckptDir, fp);
   const log: RoundLog[] = resumed?.log ?? [];
   if (resumed) strategy.restore(resumed.snapshot);
@@ -110,17 +116,23 @@ async function train(ctx: MethodRunContext, adapter: InjectedAdapter, strategy: 
       const steps = stepsOf(ins.unit);
       const examples = examplesOf.get(ins.unit)!;
       const firstStep = round * steps;
-      const losses = await trainLocally(ctx.session.model, adapter.variables(ins.trainable), examples, Rng.derive(seed, 'batches', method, ins.unit, round), {
-        steps,
-        batchSize: t.batch_size,
-        lr: t.lr,
-        warmupSteps: t.warmup_steps,
-        firstStep,
-        optimizer: { kind: t.optimizer, betas: t.betas, weightDecay: t.weight_decay, gradClip: t.grad_clip },
-        padId: ctx.session.padId,
-        where: `method ${method}, client ${ins.unit}, round ${round + 1}${ctx.grouping !== 'default' ? `, grouping ${ctx.grouping}` : ''}, seed ${seed}`,
-        onStep: (loss) => progress.tick(`round ${round + 1}/${t.rounds} ${ins.unit} loss ${loss.toFixed(3)}`),
-      });
+      let losses: number[];
+      try {
+        losses = await trainLocally(ctx.session.model, adapter.variables(ins.trainable), examples, Rng.derive(seed, 'batches', method, ins.unit, round), {
+          steps,
+          batchSize: t.batch_size,
+          lr: t.lr,
+          warmupSteps: t.warmup_steps,
+          firstStep,
+          optimizer: { kind: t.optimizer, betas: t.betas, weightDecay: t.weight_decay, gradClip: t.grad_clip },
+          padId: ctx.session.padId,
+          where: `method ${method}, client ${ins.unit}, round ${round + 1}${ctx.grouping !== 'default' ? `, grouping ${ctx.grouping}` : ''}, seed ${seed}`,
+          onStep: (loss) => progress.tick(`round ${round + 1}/${t.rounds} ${ins.unit} loss ${loss.toFixed(3)}`),
+        });
+      } catch (e) {
+        if (!(e instanceof NonFiniteLossError)) throw e;
+        throw new TrainingStopped(e.message, { grouping: ctx.grouping, seed, method, client: ins.unit, round: round + 1, step: e.step, stopped: `non-finite loss (${e.loss})` });
+      }
       results.push({ unit: ins.unit, numExamples: examples.length, state: await adapter.read() });
       log.push({
         grouping: ctx.grouping,
@@ -136,7 +148,7 @@ async function train(ctx: MethodRunContext, adapter: InjectedAdapter, strategy: 
       });
     }
     strategy.aggregateFit(round, results);
-    saveRoundCheckpoint(ckptDir, { round, fingerprint: fp, log, snapshot: strategy.snapshot() });
+    saveRoundCheckpoint(ckptDir, { round, fingerprint: fp, inputs, log, snapshot: strategy.snapshot() });
   }
   progress.stop();
   return log;

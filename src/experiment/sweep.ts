@@ -7,20 +7,26 @@
  * flight, and `--resume` gives byte-identical files. similarity.csv (subspace similarity of the
  * clients' updates, computed per cell) is rebuilt the same way; at the end, writeReport draws
  * summary.md and plots/. (The cell in flight itself resumes at its
- * last finished round.)
+ * last finished round.) The directory is locked while the sweep runs, and `--resume` reuses a cell
+ * only when its fingerprint matches the config (experiment/resume-plan.ts).
  */
 import { existsSync, readdirSync } from 'node:fs';
 import type { LoadedConfig } from '../config/load.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import { openTaskSource } from '../data/task-source.js';
-import { RunError, UsageError } from '../util/errors.js';
+import { UsageError } from '../util/errors.js';
+import { removeStaleTempFiles } from '../util/atomic.js';
+import { modelIdentity } from '../model/identity.js';
 import { Progress } from '../util/progress.js';
 import { subspaceSimilarityRows } from '../report/subspace-similarity.js';
 import { writeReport } from '../report/report-command.js';
 import { encoderOf, openSession, type ModelSession } from './session.js';
 import { prepareClients, type PreparedClient } from './prepare-data.js';
-import { runMethod, type ResultRow, type RoundLog } from './run-method.js';
-import { cellDir, readCellRecord, writeResolvedConfig, rebuildRunFiles, runCells, runFile, writeCellRecord, type Cell, type CellRecord } from './run-layout.js';
+import { runMethod, TrainingStopped, type ResultRow, type RoundLog } from './run-method.js';
+import { cellDir, rebuildRunFiles, runFile, writeCellRecord, writeResolvedConfig, type Cell, type CellRecord, type StopLog } from './run-layout.js';
+import { withRunLock } from './run-lock.js';
+import { planCells } from './resume-plan.js';
+import { cellInputs, fingerprintOf, type CellInputs } from './cell-fingerprint.js';
 import { checkExpectations, type RuleOutcome } from './expect.js';
 
 export type { Cell, CellRecord } from './run-layout.js';
@@ -28,6 +34,8 @@ export type { Cell, CellRecord } from './run-layout.js';
 export interface SweepOptions {
   out: string;
   resume?: boolean;
+  /** Remove what --out holds and start over. */
+  overwrite?: boolean;
   quiet?: boolean;
   /** Called after each finished cell (tests use it to interrupt a sweep). */
   afterCell?: (cell: Cell) => void;
@@ -41,50 +49,60 @@ export interface SweepOutcome {
 }
 
 export async function runSweep(loaded: LoadedConfig, o: SweepOptions, session?: ModelSession): Promise<SweepOutcome> {
+  return withRunLock(o.out, () => sweepLocked(loaded, o, session));
+}
+
+async function sweepLocked(loaded: LoadedConfig, o: SweepOptions, session?: ModelSession): Promise<SweepOutcome> {
   const { config } = loaded;
-  const cells = runCells(config);
   const cellsRoot = runFile(o.out, 'cells');
-  if (!o.resume && existsSync(cellsRoot) && readdirSync(cellsRoot).length > 0)
-    throw new UsageError(`${o.out} already holds a sweep; pass --resume to finish it, or choose another --out`);
+  if (!o.resume && !o.overwrite && existsSync(cellsRoot) && readdirSync(cellsRoot).length > 0)
+    throw new UsageError(`${o.out} already holds a sweep; pass --resume to finish it, --overwrite to start over, or choose another --out`);
+  const tasks = openTaskSource(config.data.tasks_dir);
+  const plans = planCells(o.out, 'sweep', config, modelIdentity(loaded.modelDir), tasks, { overwrite: o.overwrite });
+  const progress = new Progress('sweep', plans.length, { quiet: o.quiet });
+  const stale = removeStaleTempFiles(o.out);
+  if (stale.length) progress.log(`colora: removed ${stale.length} temporary file${stale.length > 1 ? 's' : ''} left by an interrupted run`);
   writeResolvedConfig(o.out, config);
   const s = session ?? (await openSession(loaded.modelDir, config.backend));
-  const tasks = openTaskSource(config.data.tasks_dir);
 
-  const todo = cells.filter((c) => !readCellRecord(cellDir(o.out, 'sweep', c)));
-  const progress = new Progress('sweep', cells.length, { quiet: o.quiet });
-  if (todo.length < cells.length) progress.tick(`${cells.length - todo.length} cells already finished`, cells.length - todo.length);
+  const todo = plans.filter((p) => !p.reuse);
+  if (todo.length < plans.length) progress.tick(`${plans.length - todo.length} cells already finished`, plans.length - todo.length);
   let prepared: { key: string; clients: PreparedClient[] } | undefined;
-  let nanStopped = false;
-  for (const cell of todo) {
+  let stop: StopLog | undefined;
+  for (const plan of todo) {
+    const { cell } = plan;
     const key = `${cell.grouping.name}/${cell.seed}`;
     if (prepared?.key !== key)
       prepared = { key, clients: prepareClients(cell.grouping.clients, config.data, tasks, encoderOf(s), cell.seed) };
     let record: CellRecord;
     try {
-      record = await runCell(s, config, cell, prepared.clients, o.out);
+      record = await runCell(s, config, cell, prepared.clients, o.out, plan);
     } catch (e) {
-      if (isNanStop(e, config)) {
-        progress.log(`colora: ${(e as Error).message}`);
-        nanStopped = true;
-        break;
-      }
+      if (!(e instanceof TrainingStopped)) throw e;
+      progress.log(`colora: ${e.message}`);
+      stop = e.stop;
+      if (isNanStop(e, config)) break;
+      progress.stop();
+      await finishSweep(o.out, config, s.backend, true, (l) => progress.log(l), stop);
       throw e;
     }
-    rebuildRunFiles(o.out, config, { backend: s.backend });
+    rebuildRunFiles(o.out, config, { backend: s.backend, kind: 'sweep' });
     progress.tick(cellLine(record));
     o.afterCell?.(cell);
   }
   progress.stop();
-  return finishSweep(o.out, config, s.backend, nanStopped, (line) => progress.log(line));
+  return finishSweep(o.out, config, s.backend, stop !== undefined, (l) => progress.log(l), stop);
 }
 
 /**
  * Train and evaluate one cell of a sweep whose directory is `runDir`: adapters, predictions and,
- * last, its record (the commit point), all where run-layout puts them. The in-process sweep runs
- * cells through this into --out; `colora worker` into a directory of its own, whose cell files
- * the coordinator then copies into --out.
+ * last, its record (the commit point) with the cell's fingerprint, all where run-layout puts them.
+ * The in-process sweep runs cells through this into --out; a queue worker into a directory of its
+ * own. `id` is the cell's inputs and fingerprint (resume-plan.ts); without it they are computed
+ * from the session's model and the config's tasks.
  */
-export async function runCell(s: ModelSession, config: ExperimentConfig, cell: Cell, clients: PreparedClient[], runDir: string): Promise<CellRecord> {
+export async function runCell(s: ModelSession, config: ExperimentConfig, cell: Cell, clients: PreparedClient[], runDir: string, id?: { inputs: CellInputs; fingerprint: string }): Promise<CellRecord> {
+  const inputs = id?.inputs ?? cellInputs(config, modelIdentity(s.modelDir), openTaskSource(config.data.tasks_dir), cell);
   const t0 = Date.now();
   const outcome = await runMethod({
     session: s,
@@ -96,18 +114,19 @@ export async function runCell(s: ModelSession, config: ExperimentConfig, cell: C
     clients,
     dir: cellDir(runDir, 'sweep', cell),
     quiet: true,
+    inputs,
   });
   const seconds = (Date.now() - t0) / 1000;
   const a = outcome.adapters;
   const similarity = a ? subspaceSimilarityRows({ grouping: cell.grouping.name, seed: cell.seed, method: cell.method }, a.states, a.config.rank, a.config.alpha / a.config.rank, [1, a.config.rank]) : undefined;
-  const record: CellRecord = { grouping: cell.grouping.name, seed: cell.seed, method: cell.method, rows: outcome.rows, log: outcome.log, similarity, seconds };
+  const record: CellRecord = { grouping: cell.grouping.name, seed: cell.seed, method: cell.method, rows: outcome.rows, log: outcome.log, similarity, seconds, backend: s.backend, fingerprint: id?.fingerprint ?? fingerprintOf(inputs), inputs };
   writeCellRecord(runDir, 'sweep', record, outcome.predictions);
   return record;
 }
 
 /** A non-finite loss under a `no_nan_loss` rule stops the sweep (exit 3 via the rule), not exit 1. */
-export function isNanStop(e: unknown, config: ExperimentConfig): boolean {
-  return e instanceof RunError && /non-finite loss/.test(e.message) && config.expect.some((r) => r.no_nan_loss);
+export function isNanStop(e: unknown, config: ExperimentConfig): e is TrainingStopped {
+  return e instanceof TrainingStopped && config.expect.some((r) => r.no_nan_loss);
 }
 
 /** The progress line for a finished cell. */
@@ -116,9 +135,12 @@ export function cellLine(r: CellRecord): string {
   return `${r.grouping}/${r.seed}/${r.method}: Rouge-L ${rl.toFixed(1)} (${r.seconds.toFixed(0)} s)`;
 }
 
-/** The last step of every sweep (in-process or coordinated): run-level files, report, expect: rules. */
-export async function finishSweep(out: string, config: ExperimentConfig, backend: string, nanStopped: boolean, log: (line: string) => void): Promise<SweepOutcome> {
-  const { rows, log: rounds } = rebuildRunFiles(out, config, { backend });
+/**
+ * The last step of every sweep (in-process or coordinated): the run-level files from the finished
+ * cells (plus the line saying where training stopped, if it did), the report, the expect: rules.
+ */
+export async function finishSweep(out: string, config: ExperimentConfig, backend: string, nanStopped: boolean, log: (line: string) => void, stop?: StopLog): Promise<SweepOutcome> {
+  const { rows, log: rounds } = rebuildRunFiles(out, config, { backend, stop, kind: 'sweep' });
   try {
     await writeReport(out, { notes: [`Backend \`${backend}\`.`] });
   } catch (e) {

@@ -10,7 +10,8 @@ import { loadRunData, type RunData } from './run-data.js';
 import { writePlots, type PlotsOutcome } from './plots.js';
 import { writeSimilarityCsv, writeTaskSimilarityCsv } from './similarity-files.js';
 import { existsSync } from 'node:fs';
-import { runFile } from '../experiment/run-layout.js';
+import { runFile, stopNote } from '../experiment/run-layout.js';
+import { withRunLock } from '../experiment/run-lock.js';
 
 export interface ReportOutcome {
   summary: string;
@@ -81,7 +82,7 @@ export async function writeReport(runDir: string, opts: { notes?: string[] } = {
     '',
     overviewTable(d.results, groupings, similarity),
   ];
-  const summary = summaryMarkdown(d.config.name, d.results, [runNote(d), ...(opts.notes ?? []), ...d.notes], {
+  const summary = summaryMarkdown(d.config.name, d.results, [runNote(d), ...d.stops.map(stopNote), ...(opts.notes ?? []), ...d.notes], {
     before: d.results.length ? before : ['No finished results yet.'],
     groupingNotes: taskSimilarityNotes(d),
     after: [...subspaceSection(d), '', ...figuresSection(plots)],
@@ -92,6 +93,8 @@ export async function writeReport(runDir: string, opts: { notes?: string[] } = {
 }
 
 export async function reportCommand(o: { run: string }): Promise<void> {
-  const r = await writeReport(o.run);
+  // A directory that is not a run is refused by name before anything is created in it; one that
+  // is gets locked, so the report never interleaves with a train, sweep or eval writing it.
+  const r = existsSync(runFile(o.run, 'resolvedConfig')) ? await withRunLock(o.run, () => writeReport(o.run)) : await writeReport(o.run);
   process.stderr.write(`colora: wrote ${r.summary} and ${r.plots.figures.length} figures in ${runFile(o.run, 'plots')}${r.plots.skipped.length ? ` (${r.plots.skipped.length} skipped, see summary.md)` : ''}\n`);
 }

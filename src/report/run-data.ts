@@ -16,7 +16,7 @@ import type { AdapterState } from '../adapters/state.js';
 import type { ResultRow, RoundLog } from '../experiment/run-method.js';
 import { readJsonl, readResultsCsv } from '../experiment/results-files.js';
 import { UsageError } from '../util/errors.js';
-import { adaptersDir, cellDir, finishedCells, kindOf, kindOnDisk, runAxes, runFile } from '../experiment/run-layout.js';
+import { adaptersDir, cellDir, finishedCells, isStopLog, kindOf, kindOnDisk, runAxes, runFile, type StopLog } from '../experiment/run-layout.js';
 import { readSimilarityCsv } from './similarity-files.js';
 import { subspaceSimilarityRows, type SimilarityRow } from './subspace-similarity.js';
 
@@ -28,6 +28,8 @@ export interface RunData {
   seeds: number[];
   results: ResultRow[];
   log: RoundLog[];
+  /** Where training stopped on a non-finite loss (log.jsonl lines with `stopped`), if it did. */
+  stops: StopLog[];
   subspace: SimilarityRow[];
   /** Measured task similarity per grouping name (empty when the tasks could not be loaded). */
   taskSimilarity: Map<string, GroupingSimilarity>;
@@ -41,12 +43,12 @@ export { runAxes };
 
 /** similarity.csv's rows recomputed from the adapters on disk (runs from `colora train`, older sweeps). */
 export function subspaceFromSavedAdapters(dir: string, config: ExperimentConfig): SimilarityRow[] {
-  const { groupings, seeds } = runAxes(config);
+  const { groupings, seeds } = runAxes(config, kindOnDisk(dir));
   const rows: SimilarityRow[] = [];
   for (const g of groupings)
     for (const seed of seeds)
       for (const method of config.methods) {
-        const base = adaptersDir(cellDir(dir, kindOf(config), { grouping: g.name, seed, method }));
+        const base = adaptersDir(cellDir(dir, kindOnDisk(dir) ?? kindOf(config), { grouping: g.name, seed, method }));
         if (method === 'base' || !existsSync(base)) continue;
         const states = new Map<string, AdapterState>();
         let rank = 0;
@@ -95,17 +97,19 @@ export function loadRunData(dir: string): RunData {
   const cfgFile = runFile(dir, 'resolvedConfig');
   if (!existsSync(cfgFile)) throw new UsageError(`${dir}: not a run or sweep directory (no config.resolved.yaml)`);
   const config = parseExperimentConfig(YamlSource.read(cfgFile));
-  const { groupings, seeds } = runAxes(config);
+  const { groupings, seeds } = runAxes(config, kindOnDisk(dir));
   const notes: string[] = [];
   const simFile = runFile(dir, 'similarity');
   const subspace = existsSync(simFile) ? readSimilarityCsv(simFile) : subspaceFromSavedAdapters(dir, config);
+  const lines = readJsonl<RoundLog | StopLog>(runFile(dir, 'log'));
   return {
     dir,
     config,
     groupings,
     seeds,
     results: readResultsCsv(runFile(dir, 'results')),
-    log: readJsonl<RoundLog>(runFile(dir, 'log')),
+    log: lines.filter((l): l is RoundLog => !isStopLog(l)),
+    stops: lines.filter(isStopLog),
     subspace,
     taskSimilarity: measureTaskSimilarity(config, groupings, notes),
     cellSeconds: sumCellSeconds(dir, config),

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors, writeSafetensors, type TensorData } from '../model/safetensors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { UsageError } from '../util/errors.js';
 import type { AdapterState, FactorName, LayerFactors } from '../adapters/state.js';
 
 export interface Snapshot {
@@ -17,6 +18,8 @@ export interface Snapshot {
 export interface RoundCheckpoint<L> {
   round: number;
   fingerprint: string;
+  /** What the fingerprint hashes, so a mismatch can name the keys that differ. */
+  inputs?: Record<string, unknown>;
   log: L[];
   snapshot: Snapshot;
 }
@@ -37,7 +40,19 @@ export function saveRoundCheckpoint<L>(dir: string, c: RoundCheckpoint<L>): void
   flatten('global', c.snapshot.global, tensors);
   for (const [unit, s] of c.snapshot.units) flatten(`unit:${unit}`, s, tensors);
   writeSafetensors(join(dir, TENSORS), tensors);
-  writeJsonAtomic(join(dir, META), { round: c.round, fingerprint: c.fingerprint, log: c.log });
+  writeJsonAtomic(join(dir, META), { round: c.round, fingerprint: c.fingerprint, inputs: c.inputs, log: c.log });
+}
+
+/** A checkpoint's round, fingerprint and inputs without its tensors, if `dir` holds one. */
+export function readCheckpointMeta(dir: string): { round: number; fingerprint: string; inputs?: Record<string, unknown> } | undefined {
+  const metaFile = join(dir, META);
+  if (!existsSync(metaFile)) return undefined;
+  try {
+    const { round, fingerprint, inputs } = JSON.parse(readFileSync(metaFile, 'utf8'));
+    return { round, fingerprint, inputs };
+  } catch (e) {
+    throw new UsageError(`${metaFile}: not a round checkpoint (${(e as Error).message}); remove it to train this method from the start`);
+  }
 }
 
 /** The checkpoint in `dir`, if one exists for the same run settings (`fingerprint`). */
