@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -114,6 +114,129 @@ test('adapter gradients match central finite differences (A, B and S)', () => {
   }
   assert.equal(checked, 18); // 2 layers × (A, B, S) × 3 entries
   a.remove();
+  model.dispose();
+});
+
+test('a frozen correction R on a layer acts as W + R: same logits as a model whose weight holds it, never trained', async () => {
+  const c = cfg(false);
+  const arrays = initGPT2Arrays(TINY, 0);
+  const model = GPT2.fromArrays(TINY, arrays);
+  const state = randomState(model, c, 4);
+  const rng = new Rng(9);
+  const moved = new Map([...arrays].map(([k, v]) => [k, { shape: v.shape, data: v.data.slice() }]));
+  for (const [name, f] of state) {
+    const info = targetedLinears(model, c.targets).find((l) => l.name === name)!;
+    f.R = rng.fillNormal(new Float32Array(info.outFeatures * info.inFeatures), 0.2); // [out, in]
+    const w = moved.get(`${name}.weight`)!.data; // Conv1D [in, out]
+    for (let o = 0; o < info.outFeatures; o++) for (let i = 0; i < info.inFeatures; i++) w[i * info.outFeatures + o] += f.R[o * info.inFeatures + i];
+  }
+  const a = new InjectedAdapter(model, { ...c, residual: true }, state);
+  const withR = model.forward(IDS).dataSync().slice();
+  assert.equal(a.variables(['A', 'B', 'S']).length, 2 * state.size); // A and B per layer; R is not a variable
+  const back = await a.read();
+  for (const [name, f] of state) assert.deepEqual(Array.from(back.get(name)!.R!), Array.from(f.R!));
+  a.remove();
+  const reference = GPT2.fromArrays(TINY, moved);
+  const plain = new Map([...state].map(([k, f]) => [k, { A: f.A, B: f.B }]));
+  const b = new InjectedAdapter(reference, c, plain);
+  const expected = reference.forward(IDS).dataSync();
+  b.remove();
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(expected[i] - withR[i]));
+  assert.ok(worst < 1e-5, `max |Δlogit| ${worst}`);
+  model.dispose();
+  reference.dispose();
+});
+
+/** `randomState` plus FedDPA's personal LoRA (PA, PB) and/or a frozen correction R on every layer. */
+function peerState(model: GPT2, c: AdapterConfig, seed: number): AdapterState {
+  const rng = new Rng(seed + 100);
+  const state = randomState(model, c, seed);
+  for (const l of targetedLinears(model, c.targets)) {
+    const f = state.get(l.name)!;
+    if (c.dual) {
+      f.PA = rng.fillNormal(new Float32Array(c.rank * l.inFeatures), 0.3);
+      f.PB = rng.fillNormal(new Float32Array(l.outFeatures * c.rank), 0.3);
+    }
+    if (c.residual) f.R = rng.fillNormal(new Float32Array(l.outFeatures * l.inFeatures), 0.1);
+  }
+  return state;
+}
+
+test('FedDPA and FedEx adapters reload from their export with the same logits (rank-2r LoRA; LoRA plus residual file)', () => {
+  const model = tinyModel(3);
+  for (const extra of [{ dual: true }, { residual: true }]) {
+    const c = { ...cfg(false), ...extra };
+    const state = peerState(model, c, 11);
+    const a = new InjectedAdapter(model, c, state);
+    const expected = model.forward(IDS).dataSync().slice();
+    a.remove();
+    const base = model.forward(IDS).dataSync().slice();
+    const dir = mkdtempSync(join(tmpdir(), 'colora-adapter-'));
+    try {
+      saveAdapter(dir, c, state, 'builtin:tiny');
+      const peft = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
+      assert.equal(peft.r, c.dual ? 6 : 3);
+      assert.equal(peft.lora_alpha / peft.r, 2); // alpha/r unchanged
+      const back = loadAdapter(dir);
+      assert.equal(back.config.residual ?? false, c.residual ?? false);
+      const b = applyAdapterDir(model, dir);
+      const got = model.forward(IDS).dataSync().slice();
+      b.remove();
+      let worst = 0;
+      let moved = 0;
+      for (let i = 0; i < got.length; i++) {
+        worst = Math.max(worst, Math.abs(got[i] - expected[i]));
+        moved = Math.max(moved, Math.abs(base[i] - expected[i]));
+      }
+      assert.ok(worst < 1e-5, `${JSON.stringify(extra)}: max |Δlogit| ${worst}`);
+      assert.ok(moved > 1e-3, `${JSON.stringify(extra)}: the adapter changes the logits`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  model.dispose();
+});
+
+test('FedDPA: the personal LoRA gets the gradient of the equivalent rank-2r LoRA\'s second half', () => {
+  const model = tinyModel(4);
+  const c = { ...cfg(false, ['attn.c_attn']), dual: true };
+  const state = peerState(model, c, 13);
+  const batch = makeBatch([{ promptIds: [1, 5, 7], targetIds: [2, 9, 0] }, { promptIds: [4, 4], targetIds: [8, 1, 6, 0] }], 0);
+  const a = new InjectedAdapter(model, c, state);
+  const dual = a.variables(['PA', 'PB']);
+  const gd = tf.variableGrads(() => batchLoss(model, batch), dual).grads;
+  const got = dual.map((v) => gd[v.name].dataSync().slice());
+  a.remove();
+  // the same adapter as one plain LoRA of rank 2r: [A; PA], [B, PB]
+  const r = c.rank;
+  const stacked: AdapterState = new Map();
+  for (const l of targetedLinears(model, c.targets)) {
+    const f = state.get(l.name)!;
+    const B = new Float32Array(l.outFeatures * 2 * r);
+    for (let o = 0; o < l.outFeatures; o++) {
+      B.set(f.B.subarray(o * r, (o + 1) * r), o * 2 * r);
+      B.set(f.PB!.subarray(o * r, (o + 1) * r), o * 2 * r + r);
+    }
+    stacked.set(l.name, { A: Float32Array.from([...f.A, ...f.PA!]), B });
+  }
+  const p = new InjectedAdapter(model, { ...cfg(false, c.targets), rank: 2 * r, alpha: 4 * r }, stacked);
+  const plain = p.variables(['A', 'B']);
+  const gp = tf.variableGrads(() => batchLoss(model, batch), plain).grads;
+  let checked = 0;
+  for (let l = 0; l < plain.length / 2; l++) {
+    const inF = plain[2 * l].shape[1] as number;
+    const gA = gp[plain[2 * l].name].dataSync();
+    const gB = gp[plain[2 * l + 1].name].dataSync();
+    const out = plain[2 * l + 1].shape[0] as number;
+    const [gPA, gPB] = [got[2 * l], got[2 * l + 1]];
+    for (let i = 0; i < r * inF; i++) assert.ok(Math.abs(gPA[i] - gA[r * inF + i]) < 1e-5, `PA[${i}]`);
+    for (let o = 0; o < out; o++) for (let j = 0; j < r; j++) assert.ok(Math.abs(gPB[o * r + j] - gB[o * 2 * r + r + j]) < 1e-5, `PB[${o},${j}]`);
+    assert.ok(gPA.some((x) => x !== 0) && gPB.some((x) => x !== 0));
+    checked++;
+  }
+  assert.equal(checked, 2);
+  p.remove();
   model.dispose();
 });
 

@@ -66,3 +66,12 @@ test('top-1 directions follow the singular values; every pair, in order, per lay
   );
   assert.equal(subspaceSimilarityRows(ctx, new Map([['x', two(a)]]), R, 1).length, 0, 'one client, no pairs');
 });
+
+test('a FedDPA layer counts both its LoRAs: the personal one adds its own directions', () => {
+  const PA = Rng.derive(2, 'PA').fillUniform(new Float32Array(R * IN), -1, 1);
+  const shared = layer(bFromColumns([e(0), e(1)]));
+  const U = updateColumnBasis({ ...shared, PA, PB: bFromColumns([e(4), e(5)]) }, R, 1);
+  assert.equal(U.columns, 4);
+  for (const o of [2, 3]) for (let j = 0; j < 4; j++) assert.ok(Math.abs(U.get(o, j)) < 1e-9, 'inside span(e0, e1, e4, e5)');
+  assert.equal(updateColumnBasis(shared, R, 1).columns, 2);
+});

@@ -1,6 +1,6 @@
 /**
  * Adapter configuration, PEFT-style: what `adapter_config.json` says (rank, alpha, target modules)
- * plus whether layers carry CoLoRA's personal r×r matrix S.
+ * plus whether layers carry CoLoRA's personal r×r matrix S and a frozen weight correction R.
  */
 import type { AdapterSpec } from '../config/schema.js';
 
@@ -12,10 +12,14 @@ export interface AdapterConfig {
   dropout: number;
   /** CoLoRA layers compute B S A; plain LoRA layers B A. */
   personal: boolean;
+  /** Layers carry a frozen weight correction R (FedEx-LoRA's residual): W + R + (alpha/r) B A. */
+  residual?: boolean;
+  /** Layers carry a second, personal LoRA PA, PB beside the shared one (FedDPA). */
+  dual?: boolean;
 }
 
-export function adapterConfigFrom(spec: AdapterSpec, personal: boolean): AdapterConfig {
-  return { rank: spec.rank, alpha: spec.alpha, targets: [...spec.targets], dropout: spec.dropout, personal };
+export function adapterConfigFrom(spec: AdapterSpec, personal: boolean, extra: Pick<AdapterConfig, 'residual' | 'dual'> = {}): AdapterConfig {
+  return { rank: spec.rank, alpha: spec.alpha, targets: [...spec.targets], dropout: spec.dropout, personal, ...extra };
 }
 
 /** PEFT's default scaling: alpha / r. */

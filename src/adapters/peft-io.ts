@@ -7,6 +7,13 @@
  *   colora_adapter.safetensors   the factors themselves: lora_A, lora_B (shared) and colora_S (personal)
  *   colora_config.json           {"personal": true, ...}
  * so colora reloads the exact factors and PEFT loads the merged adapter.
+ * A FedDPA client's shared and personal LoRAs are written as one plain LoRA of rank 2r
+ * (lora_A = [A; PA], lora_B = [B, PB], lora_alpha = 2·alpha so alpha/r is unchanged): exact, and
+ * the first r ranks are the shared adapter. A layer's frozen correction R (FedEx-LoRA) is not a
+ * LoRA: it is written beside the adapter as
+ *   colora_residual.safetensors  base_model.model.transformer.<layer>.residual.weight [out, in]
+ * to be added to the base weight (W ← W + R; GPT-2's Conv1D stores W as [in, out], so add Rᵀ)
+ * before loading the LoRA; colora reloads it with the adapter.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,10 +21,11 @@ import { readSafetensors, writeSafetensors, type TensorData } from '../model/saf
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UsageError } from '../util/errors.js';
 import type { AdapterConfig } from './config.js';
-import { mergePersonal, type AdapterState, type LayerFactors } from './state.js';
+import { mergePersonal, stackDual, type AdapterState, type LayerFactors } from './state.js';
 import { InjectedAdapter, type AdaptableModel } from './inject.js';
 
 const PREFIX = 'base_model.model.transformer.';
+const RESIDUAL_FILE = 'colora_residual.safetensors';
 
 export interface SavedAdapter {
   config: AdapterConfig;
@@ -51,8 +59,16 @@ export function saveAdapter(dir: string, cfg: AdapterConfig, state: AdapterState
   const r = cfg.rank;
   const merged = new Map<string, TensorData>();
   const factors = new Map<string, TensorData>();
+  const residuals = new Map<string, TensorData>();
   for (const [name, f] of state) {
     const { inF, outF } = dims(f, r);
+    if (cfg.residual) residuals.set(`${PREFIX}${name}.residual.weight`, { shape: [outF, inF], data: f.R! });
+    if (cfg.dual) {
+      const { A, B } = stackDual(f, r);
+      merged.set(`${PREFIX}${name}.lora_A.weight`, { shape: [2 * r, inF], data: A });
+      merged.set(`${PREFIX}${name}.lora_B.weight`, { shape: [outF, 2 * r], data: B });
+      continue;
+    }
     const B = cfg.personal ? mergePersonal(f.B, f.S!, r) : f.B;
     merged.set(`${PREFIX}${name}.lora_A.weight`, { shape: [r, inF], data: f.A });
     merged.set(`${PREFIX}${name}.lora_B.weight`, { shape: [outF, r], data: B });
@@ -63,11 +79,19 @@ export function saveAdapter(dir: string, cfg: AdapterConfig, state: AdapterState
     }
   }
   writeSafetensors(join(dir, 'adapter_model.safetensors'), merged, { format: 'pt' });
+  const notes: Record<string, unknown> = {};
   if (cfg.personal) {
     writeSafetensors(join(dir, 'colora_adapter.safetensors'), factors, { format: 'pt' });
-    writeJsonAtomic(join(dir, 'colora_config.json'), { personal: true, factors: 'colora_adapter.safetensors', delta: '(lora_alpha/r) * B @ S @ A' });
+    Object.assign(notes, { personal: true, factors: 'colora_adapter.safetensors', delta: '(lora_alpha/r) * B @ S @ A' });
   }
-  writeJsonAtomic(join(dir, 'adapter_config.json'), peftConfigJson(cfg, baseModel));
+  if (cfg.dual) Object.assign(notes, { dual: true, shared_ranks: [0, r], personal_ranks: [r, 2 * r] });
+  if (cfg.residual) {
+    writeSafetensors(join(dir, RESIDUAL_FILE), residuals, { format: 'pt' });
+    Object.assign(notes, { residual: RESIDUAL_FILE, apply: 'add each residual.weight [out, in] to its base weight before loading the LoRA' });
+  }
+  if (Object.keys(notes).length > 0) writeJsonAtomic(join(dir, 'colora_config.json'), notes);
+  const exported = cfg.dual ? { ...cfg, rank: 2 * r, alpha: 2 * cfg.alpha } : cfg;
+  writeJsonAtomic(join(dir, 'adapter_config.json'), peftConfigJson(exported, baseModel));
 }
 
 function layerName(key: string, suffix: string): string | undefined {
@@ -116,7 +140,19 @@ export function loadAdapter(dir: string): SavedAdapter {
     if (personal && !f.S) throw new UsageError(`${file}: layer ${name} lacks colora_S`);
   }
   if (state.size === 0) throw new UsageError(`${file}: no LoRA tensors found`);
-  return { config: { rank, alpha, targets, dropout: Number(raw.lora_dropout ?? 0), personal }, state };
+  const residualFile = join(dir, RESIDUAL_FILE);
+  const residual = existsSync(residualFile);
+  if (residual) {
+    for (const [key, t] of readSafetensors(residualFile)) {
+      const name = layerName(key, '.residual.weight');
+      const f = name === undefined ? undefined : state.get(name);
+      if (!f) throw new UsageError(`${residualFile}: tensor ${key} names no layer of the adapter`);
+      if (t.data.length !== (f.A.length / rank) * (f.B.length / rank)) throw new UsageError(`${residualFile}: tensor ${key} has shape [${t.shape.join(', ')}], which does not fit its layer`);
+      f.R = t.data;
+    }
+    for (const [name, f] of state) if (!f.R) throw new UsageError(`${residualFile}: layer ${name} has no residual.weight`);
+  }
+  return { config: { rank, alpha, targets, dropout: Number(raw.lora_dropout ?? 0), personal, ...(residual ? { residual } : {}) }, state };
 }
 
 /** `colora generate --adapter DIR`: load a PEFT adapter and put it on the model. */

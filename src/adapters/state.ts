@@ -1,19 +1,33 @@
 /**
  * Adapter weights on the host, as the server and the methods see them: per adapted layer the
- * factors A [r, in], B [out, r] and, for CoLoRA, the personal S [r, r] (row-major Float32Arrays).
- * Aggregation and checkpointing work on these; the tf.Variables live in AdapterLayer.
+ * factors A [r, in], B [out, r] and, for CoLoRA, the personal S [r, r] (row-major Float32Arrays),
+ * plus any frozen per-layer tensor a method adds to the model (FedEx's residual R). Aggregation,
+ * checkpointing and what crosses the network work on these; the tf.Variables live in AdapterLayer.
  */
 import { Rng } from '../util/rng.js';
 import type { LinearInfo } from '../model/linear-delta.js';
 
-export type FactorName = 'A' | 'B' | 'S';
-export const FACTORS: readonly FactorName[] = ['A', 'B', 'S'];
+/** Trainable factors: LoRA's A, B; CoLoRA's S; FedDPA's personal LoRA PA [r, in], PB [out, r]. */
+export type FactorName = 'A' | 'B' | 'S' | 'PA' | 'PB';
+export const FACTORS: readonly FactorName[] = ['A', 'B', 'S', 'PA', 'PB'];
 
 export interface LayerFactors {
   A: Float32Array;
   B: Float32Array;
   S?: Float32Array;
+  /** A second, personal LoRA on the same layer (FedDPA): Δy += (alpha/r) x PAᵀ PBᵀ. */
+  PA?: Float32Array;
+  PB?: Float32Array;
+  /**
+   * A frozen correction of the layer's weight, ΔW in PEFT's [out, in] orientation, already
+   * scaled (the layer computes W x + R x + (alpha/r) B A x). Never trained; a method sets it.
+   */
+  R?: Float32Array;
 }
+
+/** Every tensor a layer can carry: the trainable factors and the frozen R. */
+export type TensorName = keyof LayerFactors;
+export const TENSORS: readonly TensorName[] = ['A', 'B', 'S', 'PA', 'PB', 'R'];
 
 /** Layer name (e.g. `h.0.attn.c_attn`) → factors. Insertion order = model order. */
 export type AdapterState = Map<string, LayerFactors>;
@@ -42,12 +56,16 @@ export function initialState(layers: readonly LinearInfo[], rank: number, person
 
 export function cloneState(state: AdapterState): AdapterState {
   const out: AdapterState = new Map();
-  for (const [name, f] of state) out.set(name, { A: f.A.slice(), B: f.B.slice(), ...(f.S ? { S: f.S.slice() } : {}) });
+  for (const [name, f] of state) {
+    const c: LayerFactors = { A: f.A.slice(), B: f.B.slice() };
+    for (const k of TENSORS) if (k !== 'A' && k !== 'B' && f[k]) c[k] = f[k]!.slice();
+    out.set(name, c);
+  }
   return out;
 }
 
 /** A copy of `base` with the named factors taken from `from` (e.g. a client's personal S into the global A, B). */
-export function withFactors(base: AdapterState, from: AdapterState, factors: readonly FactorName[]): AdapterState {
+export function withFactors(base: AdapterState, from: AdapterState | Payload, factors: readonly TensorName[]): AdapterState {
   const out = cloneState(base);
   for (const [name, f] of out) {
     const src = from.get(name);
@@ -58,6 +76,38 @@ export function withFactors(base: AdapterState, from: AdapterState, factors: rea
     }
   }
   return out;
+}
+
+/** What crosses the network: per layer, some of its tensors (see methods/strategy.ts). */
+export type Payload = Map<string, Partial<LayerFactors>>;
+
+/** The named tensors of every layer of `state`, copied (what a client uploads or the server sends). */
+export function pick(state: AdapterState, names: readonly TensorName[]): Payload {
+  const out: Payload = new Map();
+  for (const [layer, f] of state) {
+    const p: Partial<LayerFactors> = {};
+    for (const k of names) if (f[k]) p[k] = f[k]!.slice();
+    out.set(layer, p);
+  }
+  return out;
+}
+
+/** A copy of `base` with every tensor `p` carries put in (a client taking in what the server sent). */
+export function applyPayload(base: AdapterState, p: Payload): AdapterState {
+  const out = cloneState(base);
+  for (const [layer, tensors] of p) {
+    const f = out.get(layer);
+    if (!f) throw new Error(`adapter state has no layer ${layer}`);
+    for (const [k, v] of Object.entries(tensors) as [TensorName, Float32Array][]) f[k] = v.slice();
+  }
+  return out;
+}
+
+/** Bytes on the wire: 4 per float32 value. */
+export function payloadBytes(p: Payload): number {
+  let n = 0;
+  for (const f of p.values()) for (const v of Object.values(f)) n += (v as Float32Array).byteLength;
+  return n;
 }
 
 /** B·S [out, r], the B of the plain LoRA adapter equivalent to a CoLoRA layer. */
@@ -71,4 +121,19 @@ export function mergePersonal(B: Float32Array, S: Float32Array, rank: number): F
       BS[o * rank + j] = acc;
     }
   return BS;
+}
+
+/** A FedDPA layer's shared and personal LoRAs as one of rank 2r: A = [A; PA] [2r, in], B = [B, PB] [out, 2r]. */
+export function stackDual(f: LayerFactors, rank: number): { A: Float32Array; B: Float32Array } {
+  if (!f.PA || !f.PB) throw new Error('stackDual: the layer has no personal LoRA');
+  const out = f.B.length / rank;
+  const A = new Float32Array(2 * f.A.length);
+  A.set(f.A, 0);
+  A.set(f.PA, f.A.length);
+  const B = new Float32Array(2 * f.B.length);
+  for (let o = 0; o < out; o++) {
+    B.set(f.B.subarray(o * rank, (o + 1) * rank), o * 2 * rank);
+    B.set(f.PB.subarray(o * rank, (o + 1) * rank), o * 2 * rank + rank);
+  }
+  return { A, B };
 }

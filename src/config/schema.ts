@@ -6,7 +6,7 @@
 import { z } from 'zod';
 
 /** `base` is the frozen model without an adapter (zero-shot), evaluated for reference. */
-export const METHODS = ['base', 'local', 'fedavg', 'colora', 'centralized', 'ffa'] as const;
+export const METHODS = ['base', 'local', 'fedavg', 'colora', 'centralized', 'ffa', 'fedsa', 'flexlora', 'fedex', 'feddpa'] as const;
 export type MethodName = (typeof METHODS)[number];
 
 export const TARGET_MODULES = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as const;

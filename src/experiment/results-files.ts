@@ -8,6 +8,8 @@ import { writeFileAtomic } from '../util/atomic.js';
 import type { ClientPrediction, ResultRow, RoundLog } from './run-method.js';
 
 export const RESULT_COLUMNS = ['grouping', 'seed', 'method', 'client', 'task', 'rougeL', 'exact_match', 'n_test'] as const;
+/** Extra columns (the contract allows them): what the method exchanged and trains, empty for `base`. */
+export const COMMUNICATION_COLUMNS = ['bytes_up_per_round', 'bytes_down_per_round', 'trainable_params', 'personal_params'] as const;
 
 function round4(x: number): number {
   return Math.round(x * 1e4) / 1e4;
@@ -16,7 +18,7 @@ function round4(x: number): number {
 export function resultsCsv(rows: readonly ResultRow[]): string {
   return stringify(
     rows.map((r) => ({ ...r, rougeL: round4(r.rougeL), exact_match: round4(r.exact_match) })),
-    { header: true, columns: [...RESULT_COLUMNS] },
+    { header: true, columns: [...RESULT_COLUMNS, ...COMMUNICATION_COLUMNS] },
   );
 }
 
@@ -43,6 +45,7 @@ export function readResultsCsv(path: string): ResultRow[] {
       rougeL: Number(o.rougeL),
       exact_match: Number(o.exact_match),
       n_test: Number(o.n_test),
+      ...Object.fromEntries(COMMUNICATION_COLUMNS.filter((k) => o[k] !== undefined && o[k] !== '').map((k) => [k, Number(o[k])])),
     };
   });
 }

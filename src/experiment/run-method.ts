@@ -1,15 +1,16 @@
 /**
- * One method on one set of clients: federated rounds (with a checkpoint after each, so a killed
+ * One method on one set of clients, whichever it is (its strategy, methods/registry.ts, decides
+ * the start, the clients of each round, what is sent and how it is aggregated): federated rounds (with a checkpoint after each, so a killed
  * run resumes at the next round), the adapters saved per client in PEFT format, then the
  * evaluation of every client on its tasks' test instances.
  */
 import type { ExperimentConfig, MethodName } from '../config/schema.js';
 import type { ModelSession } from './session.js';
-import { adapterConfigFrom, type AdapterConfig } from '../adapters/config.js';
+import type { AdapterConfig } from '../adapters/config.js';
 import { InjectedAdapter, targetedLinears } from '../adapters/inject.js';
-import { initialState, type AdapterState } from '../adapters/state.js';
+import { payloadBytes, type AdapterState } from '../adapters/state.js';
 import { saveAdapter } from '../adapters/peft-io.js';
-import { createStrategy, methodUsesPersonalFactor } from '../methods/registry.js';
+import { createStrategy } from '../methods/registry.js';
 import type { FitResult, Strategy } from '../methods/strategy.js';
 import { NonFiniteLossError, trainLocally } from '../train/local-training.js';
 import { RunError } from '../util/errors.js';
@@ -18,6 +19,7 @@ import { learningRateAt } from '../train/optimizer.js';
 import { loadRoundCheckpoint, saveRoundCheckpoint } from '../train/round-checkpoint.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
+import { communicationOf, readCommunication, withCommunication, writeCommunication } from './communication.js';
 import { evaluateItems, scoreByTask, type Prediction } from './evaluate.js';
 import type { PreparedClient, TestItem } from './prepare-data.js';
 import { adaptersDir, checkpointDir, type StopLog } from './run-layout.js';
@@ -58,6 +60,9 @@ export interface RoundLog {
   loss_last: number;
   lr: number;
   seconds: number;
+  /** Bytes the server sent this client this round, and the client sent back (float32 values × 4; absent in logs of older runs). */
+  bytes_down?: number;
+  bytes_up?: number;
 }
 
 export interface ResultRow {
@@ -69,6 +74,11 @@ export interface ResultRow {
   rougeL: number;
   exact_match: number;
   n_test: number;
+  /** What the client's method exchanged and trains (experiment/communication.ts); absent for `base`. */
+  bytes_up_per_round?: number;
+  bytes_down_per_round?: number;
+  trainable_params?: number;
+  personal_params?: number;
 }
 
 export type ClientPrediction = Prediction & { grouping: string; seed: number; method: MethodName; client: string };
@@ -79,14 +89,6 @@ export interface MethodOutcome {
   predictions: ClientPrediction[];
   /** Each client's final adapter (absent for `base`), e.g. for subspace similarity. */
   adapters?: { config: AdapterConfig; states: Map<string, AdapterState> };
-}
-
-/** Units sampled in a round: the same draw for every method of a run, so methods see the same clients. */
-export function sampleUnits(units: readonly string[], fraction: number, seed: number, round: number): string[] {
-  if (fraction >= 1 || units.length <= 1) return [...units];
-  const k = Math.max(1, Math.round(fraction * units.length));
-  const picked = Rng.derive(seed, 'client-sample', round).sampleIndices(units.length, k).sort((a, b) => a - b);
-  return picked.map((i) => units[i]);
 }
 
 async function train(ctx: MethodRunContext, adapter: InjectedAdapter, strategy: Strategy): Promise<RoundLog[]> {
@@ -102,20 +104,23 @@ async function train(ctx: MethodRunContext, adapter: InjectedAdapter, strategy: 
   const start = resumed ? resumed.round + 1 : 0;
 
   const examplesOf = new Map(strategy.units.map((u) => [u.name, u.members.flatMap((m) => ctx.clients.find((c) => c.name === m)!.examples)]));
-  const stepsOf = (unit: string) => t.local_steps * strategy.units.find((u) => u.name === unit)!.members.length;
-  const perRound = sampleUnits(strategy.units.map((u) => u.name), t.client_fraction, seed, 0).reduce((s, u) => s + stepsOf(u), 0);
-  const progress = new Progress(`${ctx.grouping}/seed ${seed}/${method}`, perRound * t.rounds, { quiet: ctx.quiet });
-  progress.tick(resumed ? `resumed after round ${start}` : '', perRound * start);
+  let progress: Progress | undefined;
 
   for (let round = start; round < t.rounds; round++) {
-    const sampled = sampleUnits(strategy.units.map((u) => u.name), t.client_fraction, seed, round);
+    const instructions = strategy.configureFit(round);
+    if (!progress) {
+      const perRound = instructions.reduce((s, ins) => s + ins.steps, 0);
+      progress = new Progress(`${ctx.grouping}/seed ${seed}/${method}`, perRound * t.rounds, { quiet: ctx.quiet });
+      progress.tick(resumed ? `resumed after round ${start}` : '', perRound * start);
+    }
     const results: FitResult[] = [];
-    for (const ins of strategy.configureFit(round, sampled)) {
+    for (const ins of instructions) {
       const t0 = Date.now();
-      adapter.load(ins.state);
-      const steps = stepsOf(ins.unit);
+      adapter.load(strategy.clientStart(ins.unit, ins.download));
+      const { steps } = ins;
       const examples = examplesOf.get(ins.unit)!;
       const firstStep = round * steps;
+      const bar = progress;
       let losses: number[];
       try {
         losses = await trainLocally(ctx.session.model, adapter.variables(ins.trainable), examples, Rng.derive(seed, 'batches', method, ins.unit, round), {
@@ -127,13 +132,14 @@ async function train(ctx: MethodRunContext, adapter: InjectedAdapter, strategy: 
           optimizer: { kind: t.optimizer, betas: t.betas, weightDecay: t.weight_decay, gradClip: t.grad_clip },
           padId: ctx.session.padId,
           where: `method ${method}, client ${ins.unit}, round ${round + 1}${ctx.grouping !== 'default' ? `, grouping ${ctx.grouping}` : ''}, seed ${seed}`,
-          onStep: (loss) => progress.tick(`round ${round + 1}/${t.rounds} ${ins.unit} loss ${loss.toFixed(3)}`),
+          onStep: (loss) => bar.tick(`round ${round + 1}/${t.rounds} ${ins.unit} loss ${loss.toFixed(3)}`),
         });
       } catch (e) {
         if (!(e instanceof NonFiniteLossError)) throw e;
         throw new TrainingStopped(e.message, { grouping: ctx.grouping, seed, method, client: ins.unit, round: round + 1, step: e.step, stopped: `non-finite loss (${e.loss})` });
       }
-      results.push({ unit: ins.unit, numExamples: examples.length, state: await adapter.read() });
+      const upload = strategy.clientUpload(ins.unit, await adapter.read());
+      results.push({ unit: ins.unit, numExamples: examples.length, upload });
       log.push({
         grouping: ctx.grouping,
         seed,
@@ -145,12 +151,14 @@ async function train(ctx: MethodRunContext, adapter: InjectedAdapter, strategy: 
         loss_last: losses[losses.length - 1],
         lr: learningRateAt(firstStep + steps - 1, t.lr, t.warmup_steps),
         seconds: (Date.now() - t0) / 1000,
+        bytes_down: payloadBytes(ins.download),
+        bytes_up: payloadBytes(upload),
       });
     }
     strategy.aggregateFit(round, results);
     saveRoundCheckpoint(ckptDir, { round, fingerprint: fp, inputs, log, snapshot: strategy.snapshot() });
   }
-  progress.stop();
+  progress?.stop();
   return log;
 }
 
@@ -201,7 +209,7 @@ export async function evaluateClients(ctx: MethodRunContext, adapters: EvalAdapt
     progress.stop();
     adapter?.remove();
   }
-  return { rows, predictions };
+  return { rows: withCommunication(rows, adapters ? readCommunication(ctx.dir) : undefined), predictions };
 }
 
 /** Train a method (unless `base`), save its adapters, and evaluate unless told not to. */
@@ -210,17 +218,23 @@ export async function runMethod(ctx: MethodRunContext): Promise<MethodOutcome> {
   let log: RoundLog[] = [];
   let adapters: EvalAdapters | undefined;
   if (method !== 'base') {
-    const personal = methodUsesPersonalFactor(method);
-    const adapterCfg = adapterConfigFrom(config.adapter, personal);
-    const init = initialState(targetedLinears(ctx.session.model, adapterCfg.targets), adapterCfg.rank, personal, ctx.seed);
-    const strategy = createStrategy(method, ctx.clients.map((c) => ({ name: c.name, numExamples: c.examples.length })), init);
-    const adapter = new InjectedAdapter(ctx.session.model, adapterCfg, init);
+    const strategy = createStrategy(method, {
+      adapter: config.adapter,
+      layers: targetedLinears(ctx.session.model, config.adapter.targets),
+      seed: ctx.seed,
+      clients: ctx.clients.map((c) => ({ name: c.name, numExamples: c.examples.length })),
+      localSteps: config.train.local_steps,
+      clientFraction: config.train.client_fraction,
+    });
+    const adapterCfg = strategy.adapterConfig;
+    const adapter = new InjectedAdapter(ctx.session.model, adapterCfg, strategy.adapterFor(ctx.clients[0].name));
     try {
       log = await train(ctx, adapter, strategy);
     } finally {
       adapter.remove();
     }
     for (const c of ctx.clients) saveAdapter(adaptersDir(ctx.dir, c.name), adapterCfg, strategy.adapterFor(c.name), ctx.modelName);
+    writeCommunication(ctx.dir, communicationOf(strategy, log, ctx.clients.map((c) => c.name)));
     adapters = { config: adapterCfg, stateFor: (client) => strategy.adapterFor(client) };
   }
   const final = adapters && { config: adapters.config, states: new Map(ctx.clients.map((c) => [c.name, adapters!.stateFor(c.name)])) };

@@ -1,15 +1,44 @@
 /**
- * One interface for every compared method, the way Flower's strategies work: the server keeps
- * the global (shared) factors, `configureFit` says what each sampled client starts a round from
- * and which factors it trains, `aggregateFit` folds the clients' results back in, and
- * `adapterFor` gives the adapter a client is evaluated with.
- *
- * Every method here is the same machine with different settings (see methods/registry.ts):
- * which factors are shared (averaged by the server), which are trained, whether layers carry a
- * personal S, and whether data are pooled into one training unit.
+ * One interface for every compared method, the way Flower's strategies work. A strategy owns
+ * its method's whole federated protocol; the training driver (experiment/run-method.ts) only runs
+ * what it is told and never asks which method it runs:
+ *   - start (Flower's initialize_parameters): the constructor builds the initial adapter state
+ *     from the StrategyContext, and `adapterConfig` says what each layer carries (S, R);
+ *   - `configureFit` (configure_fit): which training units take part in a round, what the server
+ *     sends each of them (`download`), which factors they train and for how many steps;
+ *   - client side: `clientStart` turns what was sent plus what the client kept from earlier
+ *     rounds into the state it trains; `clientUpload` keeps the client's own parts and returns
+ *     what it sends back (`upload`). Whatever is not in a payload never leaves its side;
+ *   - `aggregateFit` (aggregate_fit): the server folds the uploads in;
+ *   - `adapterFor`: the adapter a client is evaluated with (after a last broadcast).
+ * Bytes on the wire are counted from the payloads (adapters/state.ts payloadBytes).
  */
-import type { MethodName } from '../config/schema.js';
-import { cloneState, withFactors, type AdapterState, type FactorName } from '../adapters/state.js';
+import type { AdapterSpec, MethodName } from '../config/schema.js';
+import type { AdapterConfig } from '../adapters/config.js';
+import type { AdapterState, FactorName, Payload } from '../adapters/state.js';
+import type { LinearInfo } from '../model/linear-delta.js';
+import type { Snapshot } from '../train/round-checkpoint.js';
+
+export type TrainedMethod = Exclude<MethodName, 'base'>;
+
+export interface ClientInfo {
+  name: string;
+  /** Training examples (the FedAvg weight). */
+  numExamples: number;
+}
+
+/** Everything a strategy may build its start from. */
+export interface StrategyContext {
+  adapter: AdapterSpec;
+  /** The model's targeted linear layers (adapters/inject.ts targetedLinears), in model order. */
+  layers: readonly LinearInfo[];
+  seed: number;
+  clients: readonly ClientInfo[];
+  /** Local optimizer steps per client and round. */
+  localSteps: number;
+  /** Fraction of training units sampled per round. */
+  clientFraction: number;
+}
 
 export interface TrainingUnit {
   /** A client's name, or `pooled` for centralized training. */
@@ -22,111 +51,48 @@ export interface TrainingUnit {
 
 export interface FitInstruction {
   unit: string;
-  state: AdapterState;
+  /** What the server sends this unit for the round. */
+  download: Payload;
+  /** The factors the unit trains. */
   trainable: readonly FactorName[];
+  /** Optimizer steps this round. */
+  steps: number;
 }
 
 export interface FitResult {
   unit: string;
   numExamples: number;
-  state: AdapterState;
+  /** What the unit sent back (clientUpload). */
+  upload: Payload;
+}
+
+export interface ParameterCounts {
+  /** Values a client trains. */
+  trainable: number;
+  /** Of those, values that never leave the client. */
+  personal: number;
 }
 
 export interface Strategy {
-  readonly name: MethodName;
-  /** Layers carry CoLoRA's personal S. */
-  readonly personal: boolean;
+  readonly name: TrainedMethod;
+  /** What each adapted layer carries (personal S, frozen R); the driver injects this. */
+  readonly adapterConfig: AdapterConfig;
   readonly units: readonly TrainingUnit[];
-  configureFit(round: number, sampled: readonly string[]): FitInstruction[];
+  /** The units that train in `round` (0-based). */
+  sample(round: number): string[];
+  configureFit(round: number): FitInstruction[];
+  /** Client side: the state `unit` trains from, given what the server sent. */
+  clientStart(unit: string, download: Payload): AdapterState;
+  /** Client side: keep `trained` and return what `unit` sends to the server. */
+  clientUpload(unit: string, trained: AdapterState): Payload;
   aggregateFit(round: number, results: readonly FitResult[]): void;
   /** The adapter client `client` is evaluated with. */
   adapterFor(client: string): AdapterState;
-  /** Everything needed to resume after this round (global and per-unit states). */
-  snapshot(): { global: AdapterState; units: Map<string, AdapterState> };
-  restore(s: { global: AdapterState; units: Map<string, AdapterState> }): void;
+  parameterCounts(): ParameterCounts;
+  /** Everything needed to resume after this round (the server's state and every unit's own). */
+  snapshot(): Snapshot;
+  restore(s: Snapshot): void;
 }
 
-export interface FactorStrategyOptions {
-  /** Factors the server averages (weighted by training-set size). */
-  shared: readonly FactorName[];
-  /** Factors clients train. */
-  trainable: readonly FactorName[];
-  personal: boolean;
-}
-
-/** Weighted average of the named factors over results (FedAvg's rule, weights = examples). */
-export function weightedAverage(results: readonly FitResult[], factors: readonly FactorName[], into: AdapterState): AdapterState {
-  const out = cloneState(into);
-  const total = results.reduce((s, r) => s + r.numExamples, 0);
-  if (total <= 0) throw new Error('weightedAverage: no examples');
-  for (const [name, f] of out)
-    for (const k of factors) {
-      const acc = f[k];
-      if (!acc) continue;
-      acc.fill(0);
-      for (const r of results) {
-        const src = r.state.get(name)?.[k];
-        if (!src) throw new Error(`result of ${r.unit} lacks ${name}.${k}`);
-        const w = r.numExamples / total;
-        for (let i = 0; i < acc.length; i++) acc[i] += w * src[i];
-      }
-    }
-  return out;
-}
-
-export class FactorStrategy implements Strategy {
-  readonly personal: boolean;
-  private global: AdapterState;
-  private readonly unitStates = new Map<string, AdapterState>();
-  private readonly memberOf = new Map<string, string>();
-
-  constructor(
-    readonly name: MethodName,
-    readonly units: readonly TrainingUnit[],
-    init: AdapterState,
-    private readonly o: FactorStrategyOptions,
-  ) {
-    this.personal = o.personal;
-    this.global = cloneState(init);
-    for (const u of units) {
-      this.unitStates.set(u.name, cloneState(init));
-      for (const m of u.members) this.memberOf.set(m, u.name);
-    }
-  }
-
-  private unitState(unit: string): AdapterState {
-    const s = this.unitStates.get(unit);
-    if (!s) throw new Error(`${this.name}: unknown training unit ${unit}`);
-    return s;
-  }
-
-  configureFit(_round: number, sampled: readonly string[]): FitInstruction[] {
-    return sampled.map((unit) => ({
-      unit,
-      state: withFactors(this.unitState(unit), this.global, this.o.shared),
-      trainable: this.o.trainable,
-    }));
-  }
-
-  aggregateFit(_round: number, results: readonly FitResult[]): void {
-    for (const r of results) this.unitStates.set(r.unit, cloneState(r.state));
-    if (this.o.shared.length > 0 && results.length > 0) this.global = weightedAverage(results, this.o.shared, this.global);
-  }
-
-  adapterFor(client: string): AdapterState {
-    const unit = this.memberOf.get(client);
-    if (!unit) throw new Error(`${this.name}: unknown client ${client}`);
-    return withFactors(this.unitState(unit), this.global, this.o.shared);
-  }
-
-  snapshot() {
-    const units = new Map<string, AdapterState>();
-    for (const [k, v] of this.unitStates) units.set(k, cloneState(v));
-    return { global: cloneState(this.global), units };
-  }
-
-  restore(s: { global: AdapterState; units: Map<string, AdapterState> }): void {
-    this.global = cloneState(s.global);
-    for (const [k, v] of s.units) this.unitStates.set(k, cloneState(v));
-  }
-}
+/** A method's constructor: the registry maps each method name to one. */
+export type StrategyFactory = (ctx: StrategyContext) => Strategy;

@@ -14,8 +14,9 @@ export interface LinearDelta {
    * The same correction as factors, when it is low-rank: delta(x) = scale · (x Aᵀ) Bᵀ. The model
    * then fuses it into the layer's own product (ops.linearFused). Called inside the forward pass,
    * so tensors computed here (e.g. CoLoRA's B·S) are recorded for the gradient and freed with it.
+   * Undefined when the correction is not low-rank (e.g. an adapter with a dense frozen part).
    */
-  lowRank?(): LowRank;
+  lowRank?(): LowRank | undefined;
 }
 
 /** One adaptable linear layer of a model, e.g. {name: 'h.0.attn.c_attn', inFeatures: 768, outFeatures: 2304}. */

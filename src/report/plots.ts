@@ -36,6 +36,10 @@ export const METHOD_LABELS: Record<string, string> = {
   colora: 'CoLoRA',
   centralized: 'centralized LoRA',
   ffa: 'FFA-LoRA',
+  fedsa: 'FedSA-LoRA',
+  flexlora: 'FlexLoRA',
+  fedex: 'FedEx-LoRA',
+  feddpa: 'FedDPA',
 };
 const label = (m: string) => METHOD_LABELS[m] ?? m;
 
@@ -49,6 +53,10 @@ const METHOD_COLORS: Record<string, string> = {
   colora: '#e45756',
   centralized: '#54a24b',
   ffa: '#b279a2',
+  fedsa: '#72b7b2',
+  flexlora: '#eeca3b',
+  fedex: '#ff9da6',
+  feddpa: '#9d755d',
 };
 
 /** Pin the colour scale of every `method`/`baseline` colour encoding in `spec` to METHOD_COLORS (only the methods in its data). */

@@ -11,7 +11,7 @@
  * client whose update is zero on a layer gives no row for it.
  */
 import { Matrix, QrDecomposition, SingularValueDecomposition } from 'ml-matrix';
-import type { AdapterState, LayerFactors } from '../adapters/state.js';
+import { stackDual, type AdapterState, type LayerFactors } from '../adapters/state.js';
 import type { MethodName } from '../config/schema.js';
 
 export interface SimilarityRow {
@@ -30,8 +30,13 @@ export const SIMILARITY_COLUMNS = ['grouping', 'seed', 'method', 'layer', 'clien
 
 const RELATIVE_TOL = 1e-6;
 
-/** Orthonormal basis (out × m, columns by decreasing singular value) of ΔW's column space, m ≤ r. */
+/**
+ * Orthonormal basis (out × m, columns by decreasing singular value) of ΔW's column space, m ≤ r.
+ * A FedDPA layer's two LoRAs count as one of rank 2r ([B, PB], [A; PA]). A frozen correction R
+ * (FedEx) is left out: it is the same for every client, so it cannot tell clients apart.
+ */
 export function updateColumnBasis(f: LayerFactors, rank: number, scaling: number): Matrix {
+  if (f.PA && f.PB) return updateColumnBasis(stackDual(f, rank), 2 * rank, scaling);
   const out = f.B.length / rank;
   const inF = f.A.length / rank;
   let P = new Matrix(out, rank);

@@ -134,8 +134,34 @@ export function summaryMarkdown(title: string, rows: readonly ResultRow[], notes
       '',
     );
   }
+  const comm = communicationTable(rows);
+  if (comm) parts.push('## What each method sends', '', COMMUNICATION_NOTE, '', comm, '');
   if (extras.after?.length) parts.push(...extras.after, '');
   return parts.join('\n');
+}
+
+const COMMUNICATION_NOTE =
+  'Per client and round it trained in, mean over clients (and groupings, seeds): bytes of the payloads the strategy exchanged (float32 values × 4; the initial adapter comes from the seed and is not sent), and the values each client trains and keeps to itself.';
+
+function bytes(n: number): string {
+  return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${Math.round(n)} B`;
+}
+
+/** Per method: bytes up and down per client and round, trainable and personal values per client; undefined when no row has them. */
+export function communicationTable(rows: readonly ResultRow[]): string | undefined {
+  const withComm = rows.filter((r) => r.bytes_up_per_round !== undefined);
+  if (withComm.length === 0) return undefined;
+  const methods = uniq(withComm.map((r) => r.method));
+  return table(
+    ['method', 'up per client-round', 'down per client-round', 'trainable per client', 'personal per client'],
+    methods.map((m) => {
+      // one value per (grouping, seed, client): a client with several tasks has several rows
+      const per = new Map(withComm.filter((r) => r.method === m).map((r) => [`${r.grouping}\u0000${r.seed}\u0000${r.client}`, r]));
+      const xs = [...per.values()];
+      const avg = (k: 'bytes_up_per_round' | 'bytes_down_per_round' | 'trainable_params' | 'personal_params') => mean(xs.map((r) => r[k]!));
+      return [m, bytes(avg('bytes_up_per_round')), bytes(avg('bytes_down_per_round')), Math.round(avg('trainable_params')).toLocaleString('en-US'), Math.round(avg('personal_params')).toLocaleString('en-US')];
+    }),
+  );
 }
 
 function signed(x: number): string {

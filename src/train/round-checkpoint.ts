@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { readSafetensors, writeSafetensors, type TensorData } from '../model/safetensors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UsageError } from '../util/errors.js';
-import type { AdapterState, FactorName, LayerFactors } from '../adapters/state.js';
+import { TENSORS as LAYER_TENSORS, type AdapterState, type LayerFactors, type TensorName } from '../adapters/state.js';
 
+/** A strategy's state: the server's (`global`) and each training unit's own (client side). */
 export interface Snapshot {
   global: AdapterState;
   units: Map<string, AdapterState>;
@@ -29,7 +30,7 @@ const META = 'checkpoint.json';
 
 function flatten(prefix: string, state: AdapterState, out: Map<string, TensorData>): void {
   for (const [layer, f] of state)
-    for (const k of ['A', 'B', 'S'] as const) {
+    for (const k of LAYER_TENSORS) {
       const v = f[k];
       if (v) out.set(`${prefix}|${layer}|${k}`, { shape: [v.length], data: v });
     }
@@ -72,7 +73,7 @@ export function loadRoundCheckpoint<L>(dir: string, fingerprint: string): RoundC
       snapshot.units.set(unit, state);
     }
     const f = state.get(layer) ?? ({} as LayerFactors);
-    f[k as FactorName] = t.data;
+    f[k as TensorName] = t.data;
     state.set(layer, f);
   }
   return { round: meta.round, fingerprint: meta.fingerprint, log: meta.log, snapshot };
