@@ -56,6 +56,11 @@ export const TrainSchema = z.strictObject({
   warmup_steps: nonNegInt.default(0),
   grad_clip: z.number().min(0).default(1.0),
   client_fraction: z.number().gt(0).max(1).default(1),
+  /**
+   * With `colora sweep --queue`: `none` runs each cell on one worker; `clients` runs each round's
+   * client updates as jobs on the workers and aggregates them in the coordinator (same numbers).
+   */
+  distribute: z.enum(['none', 'clients']).default('none'),
 });
 
 export const EvalSchema = z.strictObject({

@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
-import { ExperimentSchema, type BackendName, type ExperimentConfig } from '../config/schema.js';
+import type { z } from 'zod';
+import { ExperimentSchema, type BackendName, type ExperimentConfig, type Grouping, type MethodName } from '../config/schema.js';
 import { openTaskSource } from '../data/task-source.js';
 import { resolveModelDir } from '../model/checkpoint.js';
 import { encoderOf } from '../experiment/session.js';
@@ -20,7 +21,7 @@ import { cellInputs, diffInputs, fingerprintOf, type CellInputs } from '../exper
 import { TrainingStopped } from '../experiment/run-method.js';
 import { modelIdentity } from '../model/identity.js';
 import { packCellFiles } from './cell-files.js';
-import { artifactsRunDir, CellJobSchema, configHash, describeIssues, MAX_JOB_BYTES, MAX_RESULT_BYTES, PROTOCOL_VERSION, type CellJob, type CellResult } from './protocol.js';
+import { artifactsRunDir, CellJobSchema, configHash, describeIssues, MAX_JOB_BYTES, MAX_RESULT_BYTES, PROTOCOL_VERSION, type CellResult } from './protocol.js';
 import type { SessionPool } from './session-pool.js';
 
 export interface CellWorkerOptions {
@@ -29,16 +30,20 @@ export interface CellWorkerOptions {
   tasksDir?: string;
 }
 
-const MiB = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+export const MiB = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
-/** Checks a raw payload; the reason is the job's failedReason when it is refused. */
-export function checkCellJob(data: unknown): { job: CellJob; config: ExperimentConfig } {
+/**
+ * The checks every job passes before it runs: size, protocol version, shape (`schema`), that the
+ * config it carries hashes to the sweep it names, and that the config is one. A refusal is an
+ * UnrecoverableError: the job fails with that reason and is not retried.
+ */
+export function checkJob<T extends { sweep: string; config: Record<string, unknown> }>(data: unknown, schema: z.ZodType<T>): { job: T; config: ExperimentConfig } {
   const size = Buffer.byteLength(JSON.stringify(data ?? null));
   if (size > MAX_JOB_BYTES) throw new UnrecoverableError(`payload of ${MiB(size)} exceeds the ${MiB(MAX_JOB_BYTES)} limit for a job`);
   const v = (data as { protocol?: unknown } | null)?.protocol;
   if (typeof v === 'number' && v !== PROTOCOL_VERSION)
     throw new UnrecoverableError(`job speaks protocol version ${v}, this worker speaks ${PROTOCOL_VERSION}: run coordinator and workers of the same colora version`);
-  const parsed = CellJobSchema.safeParse(data);
+  const parsed = schema.safeParse(data);
   if (!parsed.success) throw new UnrecoverableError(`malformed job payload: ${describeIssues(parsed.error)}`);
   const job = parsed.data;
   const actual = configHash(job.config);
@@ -48,13 +53,27 @@ export function checkCellJob(data: unknown): { job: CellJob; config: ExperimentC
   return { job, config: config.data };
 }
 
+export const checkCellJob = (data: unknown) => checkJob(data, CellJobSchema);
+
+/** The cell's grouping, checked against the config the job carries. */
+export function groupingOf(config: ExperimentConfig, c: { grouping: string; method: string }): Grouping {
+  const grouping = runAxes(config).groupings.find((g) => g.name === c.grouping);
+  if (!grouping) throw new UnrecoverableError(`malformed job payload: no grouping '${c.grouping}' in its config`);
+  if (!config.methods.includes(c.method as MethodName)) throw new UnrecoverableError(`malformed job payload: method '${c.method}' is not in its config`);
+  return grouping;
+}
+
+/** Refuse a job whose cell inputs (model, task files, settings) differ from this worker's. */
+export function checkInputs(expected: { inputs: Record<string, unknown>; fingerprint: string }, inputs: CellInputs): void {
+  if (fingerprintOf(inputs) !== expected.fingerprint)
+    throw new UnrecoverableError(`this worker's model or task files differ from the coordinator's: ${diffInputs(expected.inputs as CellInputs, inputs).slice(0, 4).join('; ')}`);
+}
+
 export async function runCellJob(id: string, data: unknown, pool: SessionPool, o: CellWorkerOptions): Promise<CellResult> {
   const { job, config } = checkCellJob(data);
   if (job.transport === 'artifacts' && !o.artifacts)
     throw new UnrecoverableError('the coordinator sends results through --artifacts DIR, and this worker was started without --artifacts');
-  const grouping = runAxes(config).groupings.find((g) => g.name === job.cell.grouping);
-  if (!grouping) throw new UnrecoverableError(`malformed job payload: no grouping '${job.cell.grouping}' in its config`);
-  if (!config.methods.includes(job.cell.method)) throw new UnrecoverableError(`malformed job payload: method '${job.cell.method}' is not in its config`);
+  const grouping = groupingOf(config, job.cell);
   const session = await pool.acquire(resolveModelDir(config.model), o.backend ?? config.backend);
   const inline = job.transport === 'redis';
   // With --artifacts the working directory is shared and named by the job, so a job picked up
@@ -66,9 +85,8 @@ export async function runCellJob(id: string, data: unknown, pool: SessionPool, o
     const tasks = openTaskSource(tasksDir);
     const cell = { grouping, seed: job.cell.seed, method: job.cell.method };
     const inputs = cellInputs(config, modelIdentity(session.modelDir), tasks, cell);
-    const fingerprint = fingerprintOf(inputs);
-    if (fingerprint !== job.fingerprint)
-      throw new UnrecoverableError(`this worker's model or task files differ from the coordinator's: ${diffInputs(job.inputs as CellInputs, inputs).slice(0, 4).join('; ')}`);
+    checkInputs(job, inputs);
+    const fingerprint = job.fingerprint;
     const clients = prepareClients(grouping.clients, config.data, tasks, encoderOf(session), job.cell.seed);
     try {
       await runCell(session, { ...config, data: { ...config.data, tasks_dir: tasksDir } }, cell, clients, dir, { inputs, fingerprint });

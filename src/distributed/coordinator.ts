@@ -12,7 +12,11 @@ import { Queue, type Job } from 'bullmq';
 import type { LoadedConfig } from '../config/load.js';
 import { openTaskSource } from '../data/task-source.js';
 import { modelIdentity } from '../model/identity.js';
-import { finishSweep, type SweepOutcome } from '../experiment/sweep.js';
+import { cellLine, finishSweep, runCell, type SweepOutcome } from '../experiment/sweep.js';
+import { encoderOf, openSession } from '../experiment/session.js';
+import { prepareClients } from '../experiment/prepare-data.js';
+import { TrainingStopped } from '../experiment/run-method.js';
+import { remoteFitRound } from './round-jobs.js';
 import { cellDir, rebuildRunFiles, writeResolvedConfig, type Cell, type StopLog } from '../experiment/run-layout.js';
 import { planCells, type CellPlan } from '../experiment/resume-plan.js';
 import { currentCommand, withRunLock } from '../experiment/run-lock.js';
@@ -80,110 +84,135 @@ async function coordinate(loaded: LoadedConfig, o: CoordinatorOptions): Promise<
   let stopError: RunError | undefined;
   let backend: string | undefined;
   try {
-    // Reattach: a job already there (waiting, running, finished) is kept; a failed one is retried.
-    let reattached = 0;
-    let added = 0;
-    for (const [id, p] of pending) {
-      const job = await queue.getJob(id);
-      if (!job) {
-        await enqueue(id, p);
-        added++;
-      } else {
-        reattached++;
-        if ((await job.getState()) === 'failed') await job.retry('failed');
+    if (config.train.distribute === 'clients') {
+      // Each cell runs here, round by round; its client updates run on the workers.
+      const finishedBefore = plans.length - pending.size;
+      if (finishedBefore > 0) progress.tick(`${finishedBefore} cells already finished`, finishedBefore);
+      log(`colora: ${pending.size} of ${plans.length} cells to run here, their client updates on the workers of ${o.queue.masked} (sweep ${sweep}); start workers with: colora worker --queue ${o.queue.masked}`);
+      const session = await openSession(loaded.modelDir, config.backend);
+      backend = session.backend;
+      const tasks = openTaskSource(config.data.tasks_dir);
+      for (const p of pending.values()) {
+        const clients = prepareClients(p.cell.grouping.clients, config.data, tasks, encoderOf(session), p.cell.seed);
+        const fitRound = remoteFitRound({ queue, sweep, config: plainConfig, cell: ref(p.cell), inputs: p.inputs, fingerprint: p.fingerprint, pollMs: o.pollMs });
+        try {
+          const record = await runCell(session, config, p.cell, clients, o.out, p, fitRound);
+          rebuildRunFiles(o.out, config, { backend, kind: 'sweep' });
+          progress.tick(cellLine(record));
+        } catch (e) {
+          if (!(e instanceof TrainingStopped)) throw e;
+          stop = e.stop;
+          stopError = e;
+          log(`colora: ${e.message}`);
+          break;
+        }
       }
-    }
-    const finishedBefore = plans.length - pending.size;
-    if (finishedBefore > 0) progress.tick(`${finishedBefore} cells already finished`, finishedBefore);
-    if (reattached > 0) log(`colora: reattached to ${reattached} queued or running cells of sweep ${sweep} on ${o.queue.masked}`);
-    log(`colora: ${added} of ${plans.length} cells newly queued on ${o.queue.masked} (sweep ${sweep}); start workers with: colora worker --queue ${o.queue.masked}`);
+    } else {
+      // Reattach: a job already there (waiting, running, finished) is kept; a failed one is retried.
+      let reattached = 0;
+      let added = 0;
+      for (const [id, p] of pending) {
+        const job = await queue.getJob(id);
+        if (!job) {
+          await enqueue(id, p);
+          added++;
+        } else {
+          reattached++;
+          if ((await job.getState()) === 'failed') await job.retry('failed');
+        }
+      }
+      const finishedBefore = plans.length - pending.size;
+      if (finishedBefore > 0) progress.tick(`${finishedBefore} cells already finished`, finishedBefore);
+      if (reattached > 0) log(`colora: reattached to ${reattached} queued or running cells of sweep ${sweep} on ${o.queue.masked}`);
+      log(`colora: ${added} of ${plans.length} cells newly queued on ${o.queue.masked} (sweep ${sweep}); start workers with: colora worker --queue ${o.queue.masked}`);
 
-    const t0 = Date.now();
-    let gathered = 0;
-    // Queue overhead per job: pickup (enqueued, or the worker's previous job finished → started)
-    // and result → written into --out.
-    const pickup: number[] = [];
-    const written: number[] = [];
-    const gathering: number[] = [];
-    const lastFinished = new Map<string, number>();
-    const seen = new Set<string>();
-    let running = 0;
-    let lastFullCheck = Date.now();
-    let lastWorkers = 0;
-    let lastNote = Date.now();
-    const status = () => {
-      const rate = gathered / ((Date.now() - t0) / 1000);
-      return `${running} running, ${seen.size} workers seen, ETA ${formatEta(pending.size / rate)}`;
-    };
-    /**
-     * Write a finished cell into --out; false when training stopped there (a non-finite loss).
-     * The run-level files are rebuilt after each batch of gathered cells (at most 16), not after
-     * every cell: rebuilding reads every finished cell, and 200 tiny cells on two workers finish
-     * faster than one rebuild per cell (median result-to-written 1.9 s) keeps up.
-     */
-    const gather = async (job: Job, p: CellPlan): Promise<boolean> => {
-      const g0 = Date.now();
-      const r = CellResultSchema.safeParse(job.returnvalue);
-      if (!r.success) throw new RunError(`cell ${job.id}: malformed result from the worker: ${describeIssues(r.error)}`);
-      if (r.data.sweep !== sweep) throw new RunError(`cell ${job.id}: the result is for sweep ${r.data.sweep}, not ${sweep}`);
-      if (r.data.stopped) {
-        stop = r.data.stopped.stop as unknown as StopLog;
-        stopError = new RunError(r.data.stopped.message);
-        log(`colora: ${r.data.stopped.message}`);
-        return false;
-      }
-      if (r.data.fingerprint !== p.fingerprint) throw new RunError(`cell ${job.id}: the worker recorded fingerprint ${r.data.fingerprint}, expected ${p.fingerprint}`);
-      const jobDir = o.artifacts ? artifactsRunDir(o.artifacts, job.id!) : undefined;
-      unpackCellFiles(r.data.files, p.dir, jobDir && cellDir(jobDir, 'sweep', p.cell));
-      backend ??= r.data.backend;
-      pending.delete(job.id!);
-      gathered++;
-      await job.remove();
-      if (jobDir) rmSync(jobDir, { recursive: true, force: true });
-      if (job.processedOn && job.finishedOn) {
-        const w = r.data.worker;
-        pickup.push(job.processedOn - Math.max(job.timestamp, lastFinished.get(w) ?? 0));
-        lastFinished.set(w, job.finishedOn);
-        written.push(Date.now() - job.finishedOn);
-        gathering.push(Date.now() - g0);
-      }
-      progress.tick(`${p.cell.grouping.name}/${p.cell.seed}/${p.cell.method} on ${r.data.worker}; ${status()}`);
-      return true;
-    };
+      const t0 = Date.now();
+      let gathered = 0;
+      // Queue overhead per job: pickup (enqueued, or the worker's previous job finished → started)
+      // and result → written into --out.
+      const pickup: number[] = [];
+      const written: number[] = [];
+      const gathering: number[] = [];
+      const lastFinished = new Map<string, number>();
+      const seen = new Set<string>();
+      let running = 0;
+      let lastFullCheck = Date.now();
+      let lastWorkers = 0;
+      let lastNote = Date.now();
+      const status = () => {
+        const rate = gathered / ((Date.now() - t0) / 1000);
+        return `${running} running, ${seen.size} workers seen, ETA ${formatEta(pending.size / rate)}`;
+      };
+      /**
+       * Write a finished cell into --out; false when training stopped there (a non-finite loss).
+       * The run-level files are rebuilt after each batch of gathered cells (at most 16), not after
+       * every cell: rebuilding reads every finished cell, and 200 tiny cells on two workers finish
+       * faster than one rebuild per cell (median result-to-written 1.9 s) keeps up.
+       */
+      const gather = async (job: Job, p: CellPlan): Promise<boolean> => {
+        const g0 = Date.now();
+        const r = CellResultSchema.safeParse(job.returnvalue);
+        if (!r.success) throw new RunError(`cell ${job.id}: malformed result from the worker: ${describeIssues(r.error)}`);
+        if (r.data.sweep !== sweep) throw new RunError(`cell ${job.id}: the result is for sweep ${r.data.sweep}, not ${sweep}`);
+        if (r.data.stopped) {
+          stop = r.data.stopped.stop as unknown as StopLog;
+          stopError = new RunError(r.data.stopped.message);
+          log(`colora: ${r.data.stopped.message}`);
+          return false;
+        }
+        if (r.data.fingerprint !== p.fingerprint) throw new RunError(`cell ${job.id}: the worker recorded fingerprint ${r.data.fingerprint}, expected ${p.fingerprint}`);
+        const jobDir = o.artifacts ? artifactsRunDir(o.artifacts, job.id!) : undefined;
+        unpackCellFiles(r.data.files, p.dir, jobDir && cellDir(jobDir, 'sweep', p.cell));
+        backend ??= r.data.backend;
+        pending.delete(job.id!);
+        gathered++;
+        await job.remove();
+        if (jobDir) rmSync(jobDir, { recursive: true, force: true });
+        if (job.processedOn && job.finishedOn) {
+          const w = r.data.worker;
+          pickup.push(job.processedOn - Math.max(job.timestamp, lastFinished.get(w) ?? 0));
+          lastFinished.set(w, job.finishedOn);
+          written.push(Date.now() - job.finishedOn);
+          gathering.push(Date.now() - g0);
+        }
+        progress.tick(`${p.cell.grouping.name}/${p.cell.seed}/${p.cell.method} on ${r.data.worker}; ${status()}`);
+        return true;
+      };
 
-    poll: while (pending.size > 0) {
-      const ours = (jobs: Job[]) => jobs.filter((j) => j && pending.has(j.id!));
-      const completed = ours(await queue.getJobs(['completed'])).sort((a, b) => (a.finishedOn ?? 0) - (b.finishedOn ?? 0));
-      let batch = 0;
-      for (const job of completed) {
-        const ok = await gather(job, pending.get(job.id!)!);
-        if (ok) batch++;
-        if (ok && (batch % 16 === 0 || job === completed[completed.length - 1])) rebuildRunFiles(o.out, config, { backend: backend!, kind: 'sweep' });
-        if (!ok) break poll;
+      poll: while (pending.size > 0) {
+        const ours = (jobs: Job[]) => jobs.filter((j) => j && pending.has(j.id!));
+        const completed = ours(await queue.getJobs(['completed'])).sort((a, b) => (a.finishedOn ?? 0) - (b.finishedOn ?? 0));
+        let batch = 0;
+        for (const job of completed) {
+          const ok = await gather(job, pending.get(job.id!)!);
+          if (ok) batch++;
+          if (ok && (batch % 16 === 0 || job === completed[completed.length - 1])) rebuildRunFiles(o.out, config, { backend: backend!, kind: 'sweep' });
+          if (!ok) break poll;
+        }
+        for (const job of ours(await queue.getJobs(['failed']))) {
+          const c = pending.get(job.id!)!.cell;
+          throw new RunError(`cell ${c.grouping.name}/${c.seed}/${c.method} failed on a worker: ${job.failedReason ?? 'no reason given'} (run the same command again to retry it)`);
+        }
+        running = ours(await queue.getJobs(['active'])).length;
+        if (Date.now() - lastWorkers > 2000) {
+          lastWorkers = Date.now();
+          for (const w of await queue.getWorkers()) seen.add(String(w.rawname ?? w.addr ?? w.name)); // name is the queue's; rawname the worker's
+        }
+        // A job that vanished (Redis restarted without its data) is enqueued again.
+        if (Date.now() - lastFullCheck > 5000) {
+          lastFullCheck = Date.now();
+          for (const [id, p] of pending) if (!(await queue.getJob(id))) await enqueue(id, p);
+        }
+        if (!o.quiet && Date.now() - lastNote > 30_000) {
+          lastNote = Date.now();
+          log(`colora: ${plans.length - pending.size}/${plans.length} cells done, ${status()}`);
+        }
+        await new Promise((r) => setTimeout(r, o.pollMs ?? 200));
       }
-      for (const job of ours(await queue.getJobs(['failed']))) {
-        const c = pending.get(job.id!)!.cell;
-        throw new RunError(`cell ${c.grouping.name}/${c.seed}/${c.method} failed on a worker: ${job.failedReason ?? 'no reason given'} (run the same command again to retry it)`);
+      if (gathered > 0 && !o.quiet) {
+        const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+        log(`colora: queue overhead per cell (median of ${gathered}): pickup ${med(pickup)} ms, result to written ${med(written)} ms (of which writing the cell ${med(gathering)} ms); ${seen.size} workers seen`);
       }
-      running = ours(await queue.getJobs(['active'])).length;
-      if (Date.now() - lastWorkers > 2000) {
-        lastWorkers = Date.now();
-        for (const w of await queue.getWorkers()) seen.add(String(w.rawname ?? w.addr ?? w.name)); // name is the queue's; rawname the worker's
-      }
-      // A job that vanished (Redis restarted without its data) is enqueued again.
-      if (Date.now() - lastFullCheck > 5000) {
-        lastFullCheck = Date.now();
-        for (const [id, p] of pending) if (!(await queue.getJob(id))) await enqueue(id, p);
-      }
-      if (!o.quiet && Date.now() - lastNote > 30_000) {
-        lastNote = Date.now();
-        log(`colora: ${plans.length - pending.size}/${plans.length} cells done, ${status()}`);
-      }
-      await new Promise((r) => setTimeout(r, o.pollMs ?? 200));
-    }
-    if (gathered > 0 && !o.quiet) {
-      const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-      log(`colora: queue overhead per cell (median of ${gathered}): pickup ${med(pickup)} ms, result to written ${med(written)} ms (of which writing the cell ${med(gathering)} ms); ${seen.size} workers seen`);
     }
   } finally {
     progress.stop();

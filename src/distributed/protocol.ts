@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { ExperimentConfig } from '../config/schema.js';
+import { TENSORS, type AdapterState, type LayerFactors, type TensorName } from '../adapters/state.js';
 import { METHODS } from '../config/schema.js';
 
 /** Bumped whenever a payload's shape or meaning changes; workers refuse other versions. */
@@ -64,6 +65,69 @@ export const CellResultSchema = z.strictObject({
   stopped: z.strictObject({ message: z.string(), stop: z.record(z.string(), z.unknown()) }).optional(),
 });
 export type CellResult = z.infer<typeof CellResultSchema>;
+
+/** Adapter tensors on the wire: [layer, {tensor: base64 of its float32 bytes}] in model order (exact). */
+const WireState = z.array(z.tuple([z.string(), z.partialRecord(z.enum(TENSORS as unknown as [TensorName, ...TensorName[]]), z.string())]));
+export type WireState = z.infer<typeof WireState>;
+
+export function toWire(state: Map<string, Partial<LayerFactors>>): WireState {
+  return [...state].map(([layer, f]): WireState[number] => [layer, Object.fromEntries(Object.entries(f).filter(([, v]) => v).map(([k, v]) => [k, Buffer.from((v as Float32Array).buffer, (v as Float32Array).byteOffset, (v as Float32Array).byteLength).toString('base64')]))]);
+}
+
+export function fromWire(w: WireState): AdapterState {
+  const out: AdapterState = new Map();
+  for (const [layer, f] of w) {
+    const layerFactors: Partial<LayerFactors> = {};
+    for (const [k, b64] of Object.entries(f)) {
+      const buf = Buffer.from(b64 as string, 'base64');
+      const arr = new Float32Array(buf.length / 4);
+      new Uint8Array(arr.buffer).set(buf);
+      layerFactors[k as TensorName] = arr;
+    }
+    out.set(layer, layerFactors as LayerFactors);
+  }
+  return out;
+}
+
+/**
+ * One client update of one round of a `train.distribute: clients` cell: what the server sends
+ * (`download`) and what the unit kept from its earlier rounds (`kept`); the worker trains and
+ * returns the upload and the new kept state.
+ */
+export const UpdateJobSchema = z.strictObject({
+  protocol: z.number().int(),
+  kind: z.literal('update'),
+  sweep: z.string().regex(/^[0-9a-f]{16}$/),
+  config: z.record(z.string(), z.unknown()),
+  cell: CellRef,
+  inputs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+  fingerprint: z.string(),
+  round: z.number().int().nonnegative(),
+  unit: z.string().min(1),
+  trainable: z.array(z.enum(TENSORS as unknown as [TensorName, ...TensorName[]])),
+  steps: z.number().int().positive(),
+  download: WireState,
+  kept: WireState,
+});
+export type UpdateJob = z.infer<typeof UpdateJobSchema>;
+
+export const UpdateResultSchema = z.strictObject({
+  protocol: z.number().int(),
+  kind: z.literal('update'),
+  sweep: z.string(),
+  worker: z.string(),
+  numExamples: z.number().int().nonnegative(),
+  upload: WireState,
+  kept: WireState,
+  log: z.record(z.string(), z.unknown()),
+  stopped: z.strictObject({ message: z.string(), stop: z.record(z.string(), z.unknown()) }).optional(),
+});
+export type UpdateResult = z.infer<typeof UpdateResultSchema>;
+
+/** Deterministic id of one unit's update in one round of one cell. */
+export function updateJobId(sweep: string, c: CellRef, round: number, unit: string): string {
+  return `update.${sweep}.${encodeURIComponent(c.grouping)}.${c.seed}.${c.method}.${round}.${encodeURIComponent(unit)}`;
+}
 
 /** JSON with object keys sorted, so equal configs hash equally whatever their key order. */
 export function canonicalJson(v: unknown): string {

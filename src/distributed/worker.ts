@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { Worker, type Job } from 'bullmq';
 import type { BackendName } from '../config/schema.js';
 import { runCellJob } from './cell-job.js';
+import { runUpdateJob } from './update-job.js';
 import { CELL_QUEUE, KEY_PREFIX } from './protocol.js';
 import type { QueueUrl } from './queue-url.js';
 import { openRedis } from './redis-connection.js';
@@ -59,7 +60,11 @@ export function startWorker(o: WorkerOptions): RunningWorker {
       const t0 = Date.now();
       o.log(`colora worker: ${what} started`);
       try {
-        const r = await runCellJob(job.id!, job.data, pool, { backend: o.backend, artifacts: o.artifacts, tasksDir: o.tasksDir });
+        const kind = (job.data as { kind?: unknown } | null)?.kind;
+        const r =
+          kind === 'update'
+            ? await runUpdateJob(job.data, pool, { backend: o.backend, tasksDir: o.tasksDir })
+            : await runCellJob(job.id!, job.data, pool, { backend: o.backend, artifacts: o.artifacts, tasksDir: o.tasksDir });
         o.log(`colora worker: ${what} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
         return r;
       } catch (e) {
@@ -104,6 +109,9 @@ export function startWorker(o: WorkerOptions): RunningWorker {
 }
 
 function describe(job: Job): string {
-  const c = (job.data as { cell?: { grouping?: unknown; seed?: unknown; method?: unknown } } | undefined)?.cell;
-  return c ? `cell ${String(c.grouping)}/${String(c.seed)}/${String(c.method)} (job ${job.id})` : `job ${job.id}`;
+  const d = job.data as { kind?: unknown; round?: unknown; unit?: unknown; cell?: { grouping?: unknown; seed?: unknown; method?: unknown } } | undefined;
+  const c = d?.cell;
+  if (!c) return `job ${job.id}`;
+  const where = `${String(c.grouping)}/${String(c.seed)}/${String(c.method)}`;
+  return d.kind === 'update' ? `update ${where} round ${Number(d.round) + 1} ${String(d.unit)} (job ${job.id})` : `cell ${where} (job ${job.id})`;
 }

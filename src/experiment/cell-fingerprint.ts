@@ -7,7 +7,8 @@
  * data settings (not `tasks_dir`'s path) and the content of every task file the cell's clients
  * read, the adapter, train and eval sections, the cell's clients (its grouping, in order), its
  * seed and method. Out, so changing them never invalidates a cell: `name`, `expect`, `backend`
- * (backends agree to float rounding, not bit for bit; each cell records the one it ran on), the
+ * (backends agree to float rounding, not bit for bit; each cell records the one it ran on),
+ * `train.distribute` (where client updates run), the
  * other groupings, seeds and methods, and `model` / `tasks_dir` as paths.
  */
 import { createHash } from 'node:crypto';
@@ -50,7 +51,8 @@ export function cellInputs(config: ExperimentConfig, model: ModelIdentity, tasks
   flatten('data', data, out);
   for (const c of cell.grouping.clients) for (const t of c.tasks) out[`tasks.${t}`] = taskHash(tasks.load(t, need));
   flatten('adapter', config.adapter, out);
-  flatten('train', config.train, out);
+  const { distribute: _where, ...train } = config.train; // where updates run never changes the numbers
+  flatten('train', train, out);
   flatten('eval', config.eval, out);
   out.clients = cell.grouping.clients.map((c) => `${c.name}: ${c.tasks.join(', ')}`).join('; ');
   out.seed = cell.seed;

@@ -11,7 +11,8 @@ import { InjectedAdapter, targetedLinears } from '../adapters/inject.js';
 import { payloadBytes, type AdapterState } from '../adapters/state.js';
 import { saveAdapter } from '../adapters/peft-io.js';
 import { createStrategy } from '../methods/registry.js';
-import type { FitResult, Strategy } from '../methods/strategy.js';
+import type { FitInstruction, FitResult, Strategy, StrategyContext } from '../methods/strategy.js';
+import type { Example } from '../train/batch.js';
 import { NonFiniteLossError, trainLocally } from '../train/local-training.js';
 import { RunError } from '../util/errors.js';
 import { fingerprintOf, trainingInputs, type CellInputs } from './cell-fingerprint.js';
@@ -38,6 +39,12 @@ export interface MethodRunContext {
   dir: string;
   quiet?: boolean;
   evaluate?: boolean;
+  /**
+   * Run a round's client updates elsewhere (a queue coordinator's workers) instead of one after
+   * another here; results in the instructions' order. The unit's kept state must end up in
+   * `strategy` as fitUnit would leave it.
+   */
+  fitRound?: (round: number, instructions: readonly FitInstruction[], strategy: Strategy) => Promise<UnitFit[]>;
   /** The cell's inputs (cell-fingerprint.ts): training needs them for its round checkpoints. */
   inputs?: CellInputs;
 }
@@ -91,6 +98,83 @@ export interface MethodOutcome {
   adapters?: { config: AdapterConfig; states: Map<string, AdapterState> };
 }
 
+/** One unit's update of one round: what the server aggregates and the round log's line. */
+export interface UnitFit {
+  result: FitResult;
+  log: RoundLog;
+}
+
+/**
+ * The client side of one round for one unit, a pure function of (what the server sent, what the
+ * unit kept from earlier rounds, its data, the seed, the round): start from the download and the
+ * kept state, train, keep the result and return the upload. The in-process driver and a queue
+ * worker (distributed/update-job.ts) both run updates through this, so they give the same bits.
+ */
+export async function fitUnit(
+  ctx: Pick<MethodRunContext, 'session' | 'config' | 'seed' | 'method' | 'grouping'>,
+  adapter: InjectedAdapter,
+  strategy: Strategy,
+  ins: FitInstruction,
+  round: number,
+  examples: readonly Example[],
+  onStep?: (loss: number) => void,
+): Promise<UnitFit> {
+  const { config, seed, method } = ctx;
+  const t = config.train;
+  const t0 = Date.now();
+  adapter.load(strategy.clientStart(ins.unit, ins.download));
+  const { steps } = ins;
+  const firstStep = round * steps;
+  let losses: number[];
+  try {
+    losses = await trainLocally(ctx.session.model, adapter.variables(ins.trainable), examples, Rng.derive(seed, 'batches', method, ins.unit, round), {
+      steps,
+      batchSize: t.batch_size,
+      lr: t.lr,
+      warmupSteps: t.warmup_steps,
+      firstStep,
+      optimizer: { kind: t.optimizer, betas: t.betas, weightDecay: t.weight_decay, gradClip: t.grad_clip },
+      padId: ctx.session.padId,
+      where: `method ${method}, client ${ins.unit}, round ${round + 1}${ctx.grouping !== 'default' ? `, grouping ${ctx.grouping}` : ''}, seed ${seed}`,
+      onStep,
+    });
+  } catch (e) {
+    if (!(e instanceof NonFiniteLossError)) throw e;
+    throw new TrainingStopped(e.message, { grouping: ctx.grouping, seed, method, client: ins.unit, round: round + 1, step: e.step, stopped: `non-finite loss (${e.loss})` });
+  }
+  const upload = strategy.clientUpload(ins.unit, await adapter.read());
+  return {
+    result: { unit: ins.unit, numExamples: examples.length, upload },
+    log: {
+      grouping: ctx.grouping,
+      seed,
+      method,
+      round: round + 1,
+      client: ins.unit,
+      steps,
+      loss_mean: losses.reduce((a, b) => a + b, 0) / losses.length,
+      loss_last: losses[losses.length - 1],
+      lr: learningRateAt(firstStep + steps - 1, t.lr, t.warmup_steps),
+      seconds: (Date.now() - t0) / 1000,
+      bytes_down: payloadBytes(ins.download),
+      bytes_up: payloadBytes(upload),
+    },
+  };
+}
+
+/** The strategy context a method's strategy is built from (the same on the coordinator and workers). */
+export function strategyContext(ctx: Pick<MethodRunContext, 'session' | 'config' | 'seed' | 'clients'>): StrategyContext {
+  const { config } = ctx;
+  return {
+    adapter: config.adapter,
+    layers: targetedLinears(ctx.session.model, config.adapter.targets),
+    seed: ctx.seed,
+    clients: ctx.clients.map((c) => ({ name: c.name, numExamples: c.examples.length })),
+    localSteps: config.train.local_steps,
+    clientFraction: config.train.client_fraction,
+  };
+}
+
 async function train(ctx: MethodRunContext, adapter: InjectedAdapter, strategy: Strategy): Promise<RoundLog[]> {
   const { config, seed, method } = ctx;
   const t = config.train;
@@ -113,48 +197,18 @@ async function train(ctx: MethodRunContext, adapter: InjectedAdapter, strategy: 
       progress = new Progress(`${ctx.grouping}/seed ${seed}/${method}`, perRound * t.rounds, { quiet: ctx.quiet });
       progress.tick(resumed ? `resumed after round ${start}` : '', perRound * start);
     }
-    const results: FitResult[] = [];
-    for (const ins of instructions) {
-      const t0 = Date.now();
-      adapter.load(strategy.clientStart(ins.unit, ins.download));
-      const { steps } = ins;
-      const examples = examplesOf.get(ins.unit)!;
-      const firstStep = round * steps;
-      const bar = progress;
-      let losses: number[];
-      try {
-        losses = await trainLocally(ctx.session.model, adapter.variables(ins.trainable), examples, Rng.derive(seed, 'batches', method, ins.unit, round), {
-          steps,
-          batchSize: t.batch_size,
-          lr: t.lr,
-          warmupSteps: t.warmup_steps,
-          firstStep,
-          optimizer: { kind: t.optimizer, betas: t.betas, weightDecay: t.weight_decay, gradClip: t.grad_clip },
-          padId: ctx.session.padId,
-          where: `method ${method}, client ${ins.unit}, round ${round + 1}${ctx.grouping !== 'default' ? `, grouping ${ctx.grouping}` : ''}, seed ${seed}`,
-          onStep: (loss) => bar.tick(`round ${round + 1}/${t.rounds} ${ins.unit} loss ${loss.toFixed(3)}`),
-        });
-      } catch (e) {
-        if (!(e instanceof NonFiniteLossError)) throw e;
-        throw new TrainingStopped(e.message, { grouping: ctx.grouping, seed, method, client: ins.unit, round: round + 1, step: e.step, stopped: `non-finite loss (${e.loss})` });
-      }
-      const upload = strategy.clientUpload(ins.unit, await adapter.read());
-      results.push({ unit: ins.unit, numExamples: examples.length, upload });
-      log.push({
-        grouping: ctx.grouping,
-        seed,
-        method,
-        round: round + 1,
-        client: ins.unit,
-        steps,
-        loss_mean: losses.reduce((a, b) => a + b, 0) / losses.length,
-        loss_last: losses[losses.length - 1],
-        lr: learningRateAt(firstStep + steps - 1, t.lr, t.warmup_steps),
-        seconds: (Date.now() - t0) / 1000,
-        bytes_down: payloadBytes(ins.download),
-        bytes_up: payloadBytes(upload),
-      });
-    }
+    const bar = progress;
+    const fits = ctx.fitRound
+      ? await ctx.fitRound(round, instructions, strategy)
+      : await (async () => {
+          const out: UnitFit[] = [];
+          for (const ins of instructions)
+            out.push(await fitUnit(ctx, adapter, strategy, ins, round, examplesOf.get(ins.unit)!, (loss) => bar.tick(`round ${round + 1}/${t.rounds} ${ins.unit} loss ${loss.toFixed(3)}`)));
+          return out;
+        })();
+    if (ctx.fitRound) bar.tick(`round ${round + 1}/${t.rounds}`, instructions.reduce((n, ins) => n + ins.steps, 0));
+    const results: FitResult[] = fits.map((f) => f.result);
+    log.push(...fits.map((f) => f.log));
     strategy.aggregateFit(round, results);
     saveRoundCheckpoint(ckptDir, { round, fingerprint: fp, inputs, log, snapshot: strategy.snapshot() });
   }
@@ -218,14 +272,7 @@ export async function runMethod(ctx: MethodRunContext): Promise<MethodOutcome> {
   let log: RoundLog[] = [];
   let adapters: EvalAdapters | undefined;
   if (method !== 'base') {
-    const strategy = createStrategy(method, {
-      adapter: config.adapter,
-      layers: targetedLinears(ctx.session.model, config.adapter.targets),
-      seed: ctx.seed,
-      clients: ctx.clients.map((c) => ({ name: c.name, numExamples: c.examples.length })),
-      localSteps: config.train.local_steps,
-      clientFraction: config.train.client_fraction,
-    });
+    const strategy = createStrategy(method, strategyContext(ctx));
     const adapterCfg = strategy.adapterConfig;
     const adapter = new InjectedAdapter(ctx.session.model, adapterCfg, strategy.adapterFor(ctx.clients[0].name));
     try {

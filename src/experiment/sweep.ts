@@ -22,7 +22,7 @@ import { subspaceSimilarityRows } from '../report/subspace-similarity.js';
 import { writeReport } from '../report/report-command.js';
 import { encoderOf, openSession, type ModelSession } from './session.js';
 import { prepareClients, type PreparedClient } from './prepare-data.js';
-import { runMethod, TrainingStopped, type ResultRow, type RoundLog } from './run-method.js';
+import { runMethod, TrainingStopped, type MethodRunContext, type ResultRow, type RoundLog } from './run-method.js';
 import { cellDir, rebuildRunFiles, runFile, writeCellRecord, writeResolvedConfig, type Cell, type CellRecord, type StopLog } from './run-layout.js';
 import { withRunLock } from './run-lock.js';
 import { planCells } from './resume-plan.js';
@@ -98,10 +98,19 @@ async function sweepLocked(loaded: LoadedConfig, o: SweepOptions, session?: Mode
  * Train and evaluate one cell of a sweep whose directory is `runDir`: adapters, predictions and,
  * last, its record (the commit point) with the cell's fingerprint, all where run-layout puts them.
  * The in-process sweep runs cells through this into --out; a queue worker into a directory of its
- * own. `id` is the cell's inputs and fingerprint (resume-plan.ts); without it they are computed
+ * own; a `train.distribute: clients` coordinator passes `fitRound` to run the client updates on
+ * its workers. `id` is the cell's inputs and fingerprint (resume-plan.ts); without it they are computed
  * from the session's model and the config's tasks.
  */
-export async function runCell(s: ModelSession, config: ExperimentConfig, cell: Cell, clients: PreparedClient[], runDir: string, id?: { inputs: CellInputs; fingerprint: string }): Promise<CellRecord> {
+export async function runCell(
+  s: ModelSession,
+  config: ExperimentConfig,
+  cell: Cell,
+  clients: PreparedClient[],
+  runDir: string,
+  id?: { inputs: CellInputs; fingerprint: string },
+  fitRound?: MethodRunContext['fitRound'],
+): Promise<CellRecord> {
   const inputs = id?.inputs ?? cellInputs(config, modelIdentity(s.modelDir), openTaskSource(config.data.tasks_dir), cell);
   const t0 = Date.now();
   const outcome = await runMethod({
@@ -115,6 +124,7 @@ export async function runCell(s: ModelSession, config: ExperimentConfig, cell: C
     dir: cellDir(runDir, 'sweep', cell),
     quiet: true,
     inputs,
+    fitRound,
   });
   const seconds = (Date.now() - t0) / 1000;
   const a = outcome.adapters;
