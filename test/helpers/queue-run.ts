@@ -56,7 +56,7 @@ export async function killAll(ps: CliProcess[]): Promise<void> {
 }
 
 /** A sweep of 4 tiny cells (1 grouping × 2 seeds × local, colora) on the model in modelDir. */
-export function writeTinySweepConfig(dir: string, modelDir: string, name = 'queue'): string {
+export function writeTinySweepConfig(dir: string, modelDir: string, name = 'queue', o: { distribute?: 'clients'; seeds?: number[] } = {}): string {
   const file = join(dir, `${name}.yaml`);
   writeFileSync(
     file,
@@ -66,10 +66,10 @@ backend: cpu
 data: { tasks_dir: builtin, train_per_task: 8, test_per_task: 3, max_source_tokens: 160, max_target_tokens: 8 }
 adapter: { rank: 2, alpha: 4, targets: [attn.c_attn] }
 methods: [local, colora]
-train: { rounds: 2, local_steps: 2, batch_size: 4, lr: 0.01 }
+train: { rounds: 2, local_steps: 2, batch_size: 4, lr: 0.01${o.distribute ? `, distribute: ${o.distribute}` : ''} }
 eval: { max_new_tokens: 4, batch_size: 8 }
 sweep:
-  seeds: [0, 1]
+  seeds: [${(o.seeds ?? [0, 1]).join(', ')}]
   groupings:
     - name: g
       clients: [{ name: a, tasks: [task205_remove_even_elements] }, { name: b, tasks: [task369_synthetic_remove_odds] }]
