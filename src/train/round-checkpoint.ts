@@ -90,7 +90,7 @@ export function loadRoundCheckpoint<L>(dir: string, fingerprint: string): RoundC
   const tensorFile = join(dir, TENSORS);
   for (const [key, t] of readSafetensors(tensorFile)) {
     const [prefix, layer, k, ...rest] = key.split('|');
-    if (rest.length > 0 || !layer || !['A', 'B', 'S'].includes(k) || (prefix !== 'global' && !prefix.startsWith('unit:')))
+    if (rest.length > 0 || !layer || !LAYER_TENSORS.includes(k as TensorName) || (prefix !== 'global' && !prefix.startsWith('unit:')))
       throw corrupt(tensorFile, dir, `unexpected tensor '${key}'`);
     let state: AdapterState;
     if (prefix === 'global') state = snapshot.global;
