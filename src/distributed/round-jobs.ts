@@ -28,13 +28,10 @@ export function remoteFitRound(o: RoundJobsOptions): NonNullable<MethodRunContex
   return async (round, instructions, strategy) => {
     const kept = strategy.snapshot().units;
     const ids = instructions.map((ins) => updateJobId(o.sweep, o.cell, round, ins.unit));
+    const payloads = new Map<string, UpdateJob>();
+    const enqueue = (id: string) => o.queue.add('update', payloads.get(id)!, { jobId: id, attempts: 1, removeOnComplete: false, removeOnFail: false });
     for (const [i, ins] of instructions.entries()) {
-      const job = await o.queue.getJob(ids[i]);
-      if (job) {
-        if ((await job.getState()) === 'failed') await job.retry('failed');
-        continue;
-      }
-      const data: UpdateJob = {
+      payloads.set(ids[i], {
         protocol: PROTOCOL_VERSION,
         kind: 'update',
         sweep: o.sweep,
@@ -48,15 +45,20 @@ export function remoteFitRound(o: RoundJobsOptions): NonNullable<MethodRunContex
         steps: ins.steps,
         download: toWire(ins.download),
         kept: toWire(kept.get(ins.unit)!),
-      };
-      await o.queue.add('update', data, { jobId: ids[i], attempts: 1, removeOnComplete: false, removeOnFail: false });
+      });
+      const job = await o.queue.getJob(ids[i]);
+      if (!job) await enqueue(ids[i]);
+      else if ((await job.getState()) === 'failed') await job.retry('failed');
     }
     const done = new Map<string, Job>();
     while (done.size < ids.length) {
       for (const id of ids) {
         if (done.has(id)) continue;
         const job = await o.queue.getJob(id);
-        if (!job) continue; // enqueued again below if Redis lost it
+        if (!job) {
+          await enqueue(id); // Redis lost it (restarted without its append-only file)
+          continue;
+        }
         const state = await job.getState();
         if (state === 'completed') {
           done.set(id, (await o.queue.getJob(id))!); // fetched again: the first read may predate its return value
