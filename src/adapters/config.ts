@@ -19,6 +19,8 @@ export interface AdapterConfig {
 }
 
 export function adapterConfigFrom(spec: AdapterSpec, personal: boolean, extra: Pick<AdapterConfig, 'residual' | 'dual'> = {}): AdapterConfig {
+  // loadExperimentConfig fills absent targets with the model family's defaults.
+  if (!spec.targets) throw new Error('adapter.targets not resolved against the model family');
   return { rank: spec.rank, alpha: spec.alpha, targets: [...spec.targets], dropout: spec.dropout, personal, ...extra };
 }
 
