@@ -153,7 +153,7 @@ export function loadAdapter(dir: string): SavedAdapter {
       const name = layerName(key, '.residual.weight');
       const f = name === undefined ? undefined : state.get(name);
       if (!f) throw new UsageError(`${residualFile}: tensor ${key} names no layer of the adapter`);
-      if (t.data.length !== (f.A.length / rank) * (f.B.length / rank)) throw new UsageError(`${residualFile}: tensor ${key} has shape [${t.shape.join(', ')}], which does not fit its layer`);
+      if (t.shape.length !== 2 || t.shape[0] !== f.B.length / rank || t.shape[1] !== f.A.length / rank) throw new UsageError(`${residualFile}: tensor ${key} has shape [${t.shape.join(', ')}], which does not fit its layer`);
       f.R = t.data;
     }
     for (const [name, f] of state) if (!f.R) throw new UsageError(`${residualFile}: layer ${name} has no residual.weight`);

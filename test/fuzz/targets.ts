@@ -17,6 +17,7 @@ import { loadTokenizer } from '../../src/tokenizer/load.js';
 import { readTaskFile } from '../../src/data/ni-task.js';
 import type { Fixture } from './fixtures.js';
 import { TASKS } from './fixtures.js';
+import { REPO_ROOT } from '../helpers/shared.js';
 import { mutateBytes, mutateJson, mutateJsonFile, mutateSafetensors, mutateYaml, pick, ri, jsonText } from './mutators.js';
 
 export interface FuzzCase {
@@ -41,6 +42,10 @@ export interface FuzzTarget {
 
 const json = (file: string): unknown => JSON.parse(readFileSync(file, 'utf8'));
 const MODEL_KEYS = ['vocab_size', 'n_positions', 'n_embd', 'n_layer', 'n_head', 'n_inner', 'layer_norm_epsilon', 'eos_token_id', 'bos_token_id', 'tie_word_embeddings', 'activation_function', 'model_type'];
+const LLAMA_KEYS = ['vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'head_dim', 'max_position_embeddings', 'rms_norm_eps', 'rope_theta', 'rope_scaling', 'factor', 'rope_type', 'original_max_position_embeddings', 'hidden_act', 'tie_word_embeddings', 'bos_token_id', 'eos_token_id', 'attention_bias', 'sliding_window', 'model_type'];
+/** The Llama-family test models (Llama 2/3, Mistral, Qwen2, ...), one directory each. */
+const LLAMA_FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'llama-family');
+const LLAMA_MODELS = ['attention-bias', 'bf16', 'head-dim', 'linear-rope', 'llama3-rope', 'mistral', 'qwen2-bias', 'tied'];
 const TOKENIZER_KEYS = ['model', 'vocab', 'merges', 'added_tokens', 'pre_tokenizer', 'decoder', 'type', 'id', 'content', 'normalizer', 'post_processor'];
 const ADAPTER_KEYS = ['r', 'lora_alpha', 'target_modules', 'peft_type', 'lora_dropout'];
 const TASK_KEYS = ['Definition', 'Instances', 'input', 'output', 'Positive Examples', 'Negative Examples', 'id'];
@@ -75,6 +80,18 @@ export const TARGETS: FuzzTarget[] = [
     make(rng, fx, dir) {
       const d = damagedModel(fx, dir, 'config.json', () => mutateJsonFile(rng, json(join(fx.modelDir, 'config.json')), MODEL_KEYS));
       return { argv: generateIds(d.model), input: d.input, how: d.how };
+    },
+  },
+  {
+    name: 'Llama-family config.json and weights (generate)',
+    cases: 40,
+    make(rng, _fx, dir) {
+      const model = copy(join(LLAMA_FIXTURES, pick(rng, LLAMA_MODELS)), join(dir, 'model'));
+      const file = rng.next() < 0.6 ? 'config.json' : 'model.safetensors';
+      const input = join(model, file);
+      const m = file === 'config.json' ? mutateJsonFile(rng, json(input), LLAMA_KEYS) : mutateSafetensors(rng, readFileSync(input));
+      writeFileSync(input, m.bytes);
+      return { argv: generateIds(model), input, how: `${input}: ${m.how}` };
     },
   },
   {
