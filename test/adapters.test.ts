@@ -10,6 +10,7 @@ import { initGPT2Arrays } from '../src/model/init.js';
 import { InjectedAdapter, targetedLinears } from '../src/adapters/inject.js';
 import { initialState, mergePersonal, type AdapterState } from '../src/adapters/state.js';
 import { loadAdapter, saveAdapter, applyAdapterDir } from '../src/adapters/peft-io.js';
+import { gpt2Family } from '../src/model/gpt2-family.js';
 import { matchesTarget, type AdapterConfig } from '../src/adapters/config.js';
 import { readSafetensors } from '../src/model/safetensors.js';
 import { batchLoss } from '../src/train/loss.js';
@@ -123,7 +124,7 @@ test('PEFT format round trip: LoRA and CoLoRA (exact factors, plus merged B·S f
     const c = cfg(personal);
     const state = randomState(model, c, 7);
     const dir = mkdtempSync(join(tmpdir(), 'colora-adapter-'));
-    saveAdapter(dir, c, state, 'builtin:tiny');
+    saveAdapter(dir, c, state, 'builtin:tiny', gpt2Family.peft);
     const peft = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
     assert.equal(peft.peft_type, 'LORA');
     assert.equal(peft.r, 3);

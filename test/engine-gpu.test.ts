@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/engine/backend.js';
-import { runBench } from '../src/engine/bench-command.js';
+import { runBench } from '../src/train/bench-command.js';
 import * as ops from '../src/engine/ops.js';
 import { TENSORFLOW_PACKAGES } from '../src/engine/tensorflow-backend.js';
 import { probeAdapter, reasonFromDawn, startWebGPU, tfjsFlags } from '../src/engine/webgpu-backend.js';

@@ -75,7 +75,7 @@ test('checkpoint: wrong shape names tensor, actual and expected shape, and file'
   const dir = modelDir(TINY, (t) => t.set('transformer.h.0.attn.c_attn.weight', { shape: [24, 8], data: new Float32Array(192) }));
   assert.throws(
     () => loadGPT2(dir),
-    usage(/model\.safetensors: tensor 'h\.0\.attn\.c_attn\.weight' has shape \[24, 8\], expected \[8, 24\]/),
+    usage(/model\.safetensors: tensor 'transformer\.h\.0\.attn\.c_attn\.weight' has shape \[24, 8\], expected \[8, 24\]/),
   );
 });
 

@@ -44,6 +44,6 @@ test('config: missing or broken config.json names the file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'colora-cfg-'));
   assert.throws(() => loadGPT2Config(dir), usage(new RegExp(`${dir}/config\\.json: not found`)));
   writeFileSync(join(dir, 'config.json'), '{ nope');
-  assert.throws(() => loadGPT2Config(dir), usage(/config\.json: not valid JSON/));
+  assert.throws(() => loadGPT2Config(dir), usage(/config\.json(:\d+)?: not valid JSON/));
 });
 

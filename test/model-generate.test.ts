@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadGPT2 } from '../src/model/checkpoint.js';
 import { generate } from '../src/model/generate.js';
-import { generateCommand, type GenerateCommandOptions } from '../src/model/generate-command.js';
+import { generateCommand, type GenerateCommandOptions } from '../src/adapters/generate-command.js';
 import type { GPT2 } from '../src/model/gpt2.js';
 import { writeSafetensors } from '../src/model/safetensors.js';
 import { UsageError } from '../src/util/errors.js';
@@ -89,7 +89,7 @@ test('output stops at n_positions; bad prompts are UsageErrors', { skip }, async
   assert.equal(r.outputIds[1].length, 10);
   await assert.rejects(generate(model, [[]], { maxNewTokens: 1 }), UsageError);
   await assert.rejects(generate(model, [[1, 300]], { maxNewTokens: 1 }), /token id 300, outside the vocabulary \[0, 299\]/);
-  await assert.rejects(generate(model, [new Array(65).fill(1)], { maxNewTokens: 1 }), /more than the model's n_positions \(64\)/);
+  await assert.rejects(generate(model, [new Array(65).fill(1)], { maxNewTokens: 1 }), /more than the model's context length \(64\)/);
   model.dispose();
 });
 

@@ -13,6 +13,7 @@ import { focusTasks } from '../src/report/plots.js';
 import { loadRunData } from '../src/report/run-data.js';
 import { UsageError } from '../src/util/errors.js';
 import { saveAdapter } from '../src/adapters/peft-io.js';
+import { gpt2Family } from '../src/model/gpt2-family.js';
 import { formatInterval, pairedSummary, t975 } from '../src/report/stats.js';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -162,7 +163,7 @@ test('a run without similarity.csv gets it from its saved adapters (colora train
     const e = (i: number) => Float32Array.from({ length: 4 * r }, (_, k) => (k === i * r ? 1 : k === ((i + 1) % 4) * r + 1 ? 1 : 0)); // out = 4: columns e_i, e_{i+1}
     const save = (method: string, personal: boolean, Bs: Float32Array[]) =>
       clients.forEach((c, i) =>
-        saveAdapter(join(dir, 'methods', method, 'adapters', c.name), { rank: r, alpha: 4, targets: ['attn.c_attn'], dropout: 0, personal }, new Map([['h.0.attn.c_attn', { A, B: Bs[i], ...(personal ? { S: Float32Array.from([2, 1, 0, 1]) } : {}) }]]), 'm'),
+        saveAdapter(join(dir, 'methods', method, 'adapters', c.name), { rank: r, alpha: 4, targets: ['attn.c_attn'], dropout: 0, personal }, new Map([['h.0.attn.c_attn', { A, B: Bs[i], ...(personal ? { S: Float32Array.from([2, 1, 0, 1]) } : {}) }]]), 'm', gpt2Family.peft),
       );
     save('local', false, [e(0), e(2)]); // span(e0, e1) vs span(e2, e3): orthogonal
     save('colora', true, [e(0), e(0)]); // same B: same column space

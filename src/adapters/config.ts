@@ -15,6 +15,8 @@ export interface AdapterConfig {
 }
 
 export function adapterConfigFrom(spec: AdapterSpec, personal: boolean): AdapterConfig {
+  // loadExperimentConfig fills absent targets with the model family's defaults.
+  if (!spec.targets) throw new Error('adapter.targets not resolved against the model family');
   return { rank: spec.rank, alpha: spec.alpha, targets: [...spec.targets], dropout: spec.dropout, personal };
 }
 

@@ -7,7 +7,7 @@ import type { LinearDelta, LinearInfo } from '../model/linear-delta.js';
 import { UsageError } from '../util/errors.js';
 import { matchesTarget, scaling, type AdapterConfig } from './config.js';
 import { AdapterLayer } from './layer.js';
-import type { AdapterState, FactorName } from './state.js';
+import type { AdapterState, FactorName, LayerFactors } from './state.js';
 
 /** What injection needs from a model. */
 export interface AdaptableModel {
@@ -25,6 +25,16 @@ export function targetedLinears(model: AdaptableModel, targets: readonly string[
   return hit;
 }
 
+/** A saved layer must exist and its lora_A and lora_B match the model layer's widths (a file from elsewhere may not). */
+function checkFits(info: LinearInfo, cfg: AdapterConfig, f: LayerFactors | undefined, where: string): asserts f is LayerFactors {
+  const r = cfg.rank;
+  if (!f) throw new UsageError(`${where}: no weights for layer ${info.name}, which its target_modules ${JSON.stringify(cfg.targets)} select`);
+  const bad = (what: string, got: number, want: number) =>
+    new UsageError(`${where}: layer ${info.name}: ${what} holds ${got} values, but this model's layer (${info.inFeatures} in, ${info.outFeatures} out) at rank ${r} needs ${want}`);
+  if (f.A.length !== r * info.inFeatures) throw bad('lora_A', f.A.length, r * info.inFeatures);
+  if (f.B.length !== info.outFeatures * r) throw bad('lora_B', f.B.length, info.outFeatures * r);
+}
+
 export class InjectedAdapter {
   readonly layers = new Map<string, AdapterLayer>();
 
@@ -32,20 +42,23 @@ export class InjectedAdapter {
     private readonly model: AdaptableModel,
     readonly config: AdapterConfig,
     state: AdapterState,
+    /** Names the adapter's source (a directory) in errors about a saved state that does not fit. */
+    where = 'adapter',
   ) {
     for (const info of targetedLinears(model, config.targets)) {
       const f = state.get(info.name);
-      if (!f) throw new Error(`adapter state has no layer ${info.name}`);
+      checkFits(info, config, f, where);
       const layer = new AdapterLayer(info, config.rank, scaling(config), f);
       this.layers.set(info.name, layer);
       model.setDelta(info.name, layer);
     }
   }
 
-  load(state: AdapterState): void {
+  /** Put a saved state on the layers; `where` names its source in errors (see the constructor). */
+  load(state: AdapterState, where = 'adapter'): void {
     for (const [name, layer] of this.layers) {
       const f = state.get(name);
-      if (!f) throw new Error(`adapter state has no layer ${name}`);
+      checkFits(layer.info, this.config, f, where);
       layer.load(f);
     }
   }

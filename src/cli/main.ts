@@ -101,7 +101,7 @@ export function buildProgram(): Command {
     .option('--ignore-eos', 'do not stop at the end-of-sequence token')
     .option('--json', 'print one JSON object with ids, log-probabilities and text')
     .addOption(backendOption())
-    .action(async (o) => (await import('../model/generate-command.js')).generateCommand(o));
+    .action(async (o) => (await import('../adapters/generate-command.js')).generateCommand(o));
 
   program
     .command('score')
@@ -137,9 +137,12 @@ export function buildProgram(): Command {
     .command('bench')
     .description('LoRA training and generation throughput on the reference workload (compare with PyTorch)')
     .addOption(backendOption())
+    .addOption(new Option('--arch <name>', 'architecture; llama: RMSNorm, rotary, grouped-query attention, SwiGLU, LoRA on q_proj and v_proj').choices(['gpt2', 'llama']).default('gpt2'))
     .option('--layers <n>', 'transformer blocks', posInt('--layers'), 4)
     .option('--d <n>', 'model width', posInt('--d'), 256)
     .option('--heads <n>', 'attention heads', posInt('--heads'), 4)
+    .option('--kv-heads <n>', 'llama: key/value heads (default heads/2, at least 1)', posInt('--kv-heads'))
+    .option('--ffn <n>', 'llama: SwiGLU width (default 8d/3 rounded up to a multiple of 64)', posInt('--ffn'))
     .option('--vocab <n>', 'vocabulary size', posInt('--vocab'), 512)
     .option('--ctx <n>', 'training context length', posInt('--ctx'), 128)
     .option('--batch <n>', 'batch size', posInt('--batch'), 8)
@@ -149,7 +152,7 @@ export function buildProgram(): Command {
     .option('--warmup <n>', 'untimed warm-up first: n training steps and ceil(n/4) generations (default: 20 on the cpu engine, whose JIT settles after ~20 steps; 0 elsewhere; 0 = the reference rule alone)', nonNegInt('--warmup'))
     .option('--json', 'print one JSON object')
     .option('--profile', 'also print where the time goes, per kernel')
-    .action(async (o) => (await import('../engine/bench-command.js')).benchCommand(o));
+    .action(async (o) => (await import('../train/bench-command.js')).benchCommand(o));
 
   program
     .command('theory')
@@ -162,18 +165,42 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** The `colora` entry point (bin/colora): runs the command and sets the process exit code. */
 export async function main(argv: string[]): Promise<void> {
+  process.exitCode = await runCli(argv);
+}
+
+/**
+ * Run one command line in this process and return its exit code (0, 2, 3 or 1) instead of
+ * exiting; errors are written to stderr as one line, as `colora` prints them. `argv` is
+ * process.argv-shaped (node, script, ...args). Tests (the fuzz test) call this directly.
+ */
+export async function runCli(argv: string[]): Promise<number> {
   const program = buildProgram();
   program.exitOverride();
   for (const c of program.commands) {
     c.exitOverride();
     for (const s of c.commands) s.exitOverride();
   }
+  return runGuarded(() => program.parseAsync(argv));
+}
+
+/**
+ * Run `body` as a command: 0 when it returns, otherwise the error's exit code with its one line
+ * on stderr (what `colora` does for every command). Also used to run loaders in tests.
+ */
+export async function runGuarded(body: () => Promise<unknown>): Promise<number> {
   try {
-    await program.parseAsync(argv);
+    await body();
+    return 0;
   } catch (err) {
-    process.exitCode = exitCodeFor(err);
+    return exitCodeFor(err);
   }
+}
+
+/** The contract promises one line: a message that quotes input (a JSON excerpt) may hold newlines. */
+function oneLine(message: string): string {
+  return message.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }
 
 function exitCodeFor(err: unknown): number {
@@ -183,11 +210,11 @@ function exitCodeFor(err: unknown): number {
     return err.exitCode === 0 ? 0 : 2;
   }
   if (err instanceof ColoraError) {
-    process.stderr.write(`colora: ${err.message}\n`);
+    process.stderr.write(`colora: ${oneLine(err.message)}\n`);
     return err.exitCode;
   }
   const e = err as Error;
-  process.stderr.write(`colora: ${e?.message ?? String(err)}\n`);
+  process.stderr.write(`colora: ${oneLine(String(e?.message ?? err))}\n`);
   if (process.env.COLORA_DEBUG && e?.stack) process.stderr.write(`${e.stack}\n`);
   else process.stderr.write('(set COLORA_DEBUG=1 for a stack trace)\n');
   return 1;

@@ -11,6 +11,7 @@ import { didYouMean } from './suggest.js';
 import { openTaskSource } from '../data/task-source.js';
 import { checkTaskSize } from '../data/split.js';
 import { resolveModelDir } from '../model/checkpoint.js';
+import { familyOf, type ModelFamily } from '../model/families.js';
 import { UsageError } from '../util/errors.js';
 
 export interface Overrides {
@@ -41,13 +42,32 @@ export function loadExperimentConfig(file: string, overrides: Overrides = {}): L
   const config = parseExperimentConfig(source, overrides);
   checkTasks(source, config, overrides.tasksDir !== undefined);
   let modelDir: string;
+  let family: ModelFamily;
   try {
     modelDir = resolveModelDir(config.model);
+    family = familyOf(modelDir);
   } catch (e) {
     if (e instanceof UsageError) throw source.error(['model'], e.message);
     throw e;
   }
+  resolveTargets(source, config, family);
   return { config, source, modelDir };
+}
+
+/** adapter.targets: the family's PEFT defaults when absent, else each must name a layer of this family. */
+function resolveTargets(src: YamlSource, config: ExperimentConfig, family: ModelFamily): void {
+  const targets = config.adapter.targets;
+  if (!targets) {
+    config.adapter.targets = [...family.defaultTargets];
+    return;
+  }
+  targets.forEach((t, i) => {
+    if (!family.targetModules.includes(t))
+      throw src.error(
+        ['adapter', 'targets', i],
+        `'${t}' is no linear layer of ${config.model} (a ${family.name}-family model); expected one of ${family.targetModules.join(', ')}, or leave targets out for PEFT's default (${family.defaultTargets.join(', ')})`,
+      );
+  });
 }
 
 /** Every client list in the config, with the key path it sits at. */

@@ -4,13 +4,14 @@
  * Defaults are filled here, so `config.resolved.yaml` shows every value a run used.
  */
 import { z } from 'zod';
+import { allTargetModules } from '../model/families.js';
 
 /** `base` is the frozen model without an adapter (zero-shot), evaluated for reference. */
 export const METHODS = ['base', 'local', 'fedavg', 'colora', 'centralized', 'ffa'] as const;
 export type MethodName = (typeof METHODS)[number];
 
-export const TARGET_MODULES = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as const;
-export type TargetModule = (typeof TARGET_MODULES)[number];
+/** Every family's target modules (model/families.ts); which of them fit the model is checked once it is known (load.ts). */
+export const TARGET_MODULES = allTargetModules() as [string, ...string[]];
 
 export const BACKENDS = ['auto', 'cpu', 'tfjs-cpu', 'wasm', 'webgpu', 'tensorflow'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -41,7 +42,8 @@ export const DataSchema = z.strictObject({
 export const AdapterSchema = z.strictObject({
   rank: posInt.max(1024).default(8),
   alpha: z.number().positive().default(16),
-  targets: z.array(z.enum(TARGET_MODULES)).min(1).default(['attn.c_attn']),
+  /** Absent: the model family's PEFT defaults, filled in by loadExperimentConfig. */
+  targets: z.array(z.enum(TARGET_MODULES)).min(1).optional(),
   dropout: z.number().min(0).max(0.9).default(0),
 });
 

@@ -2,9 +2,13 @@
  * A parsed YAML file that remembers where every value came from, so that validation errors can
  * name the line.
  */
-import { readFileSync, existsSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { UsageError, located } from '../util/errors.js';
+import { readTextFile } from '../util/text-file.js';
+
+/** The largest YAML config colora reads (configs are a few KB). */
+export const MAX_YAML_BYTES = 16 * 2 ** 20;
 
 export type KeyPath = (string | number)[];
 
@@ -27,7 +31,8 @@ export class YamlSource {
   static read(file: string, what = 'config'): YamlSource {
     if (!existsSync(file)) throw new UsageError(`${file}: ${what} file not found`);
     if (statSync(file).isDirectory()) throw new UsageError(`${file}: expected a YAML ${what} file, found a directory`);
-    return YamlSource.parse(file, readFileSync(file, 'utf8'));
+    // Strict UTF-8 (a stray Latin-1 byte is named with its line, not turned into U+FFFD); a BOM is allowed, as YAML allows it.
+    return YamlSource.parse(file, readTextFile(file, { bom: 'strip', what: `YAML ${what} file`, maxBytes: MAX_YAML_BYTES }));
   }
 
   static parse(file: string, text: string): YamlSource {

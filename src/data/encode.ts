@@ -18,14 +18,17 @@ export interface EncodedExample {
   targetIds: number[];
 }
 
+/** The prompt's ids, after the tokenizer's prefix (BOS for Llama-style tokenizers), at most maxSourceTokens in all. */
 export function encodePrompt(tok: Tokenizer, prompt: string, maxSourceTokens: number): number[] {
+  const prefix = tok.prefixIds ?? [];
+  const room = maxSourceTokens - prefix.length;
   const ids = tok.encode(prompt);
-  if (ids.length <= maxSourceTokens) return ids;
+  if (ids.length <= room) return [...prefix, ...ids];
   const cut = prompt.endsWith(OUTPUT_CUE) ? prompt.length - OUTPUT_CUE.length : prompt.length;
   const cueIds = tok.encode(prompt.slice(cut));
   const bodyIds = tok.encode(prompt.slice(0, cut));
-  const keep = Math.max(0, maxSourceTokens - cueIds.length);
-  return [...bodyIds.slice(0, keep), ...cueIds].slice(-maxSourceTokens);
+  const keep = Math.max(0, room - cueIds.length);
+  return [...prefix, ...[...bodyIds.slice(0, keep), ...cueIds].slice(-room)];
 }
 
 export function encodeTarget(tok: Tokenizer, target: string, maxTargetTokens: number, eosId: number): number[] {

@@ -2,9 +2,10 @@
  * Super-NaturalInstructions task files: the raw JSON form, the typed form colora uses, and the
  * conversion both ways (built-in tasks are written as files that read back identically).
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { UsageError } from '../util/errors.js';
+import { jsonErrorLine, readTextFile } from '../util/text-file.js';
 
 export interface NiExample {
   input: string;
@@ -86,17 +87,23 @@ export function taskFromJson(name: string, raw: unknown, file: string): NiTask {
   return { name, definition, positiveExamples, negativeExamples, instances, source: file };
 }
 
-/** Read and validate one task file; the task name is the file name without `.json`. */
+/** The largest task file colora reads (the largest Super-NaturalInstructions task file is ~60 MB). */
+export const MAX_TASK_FILE_BYTES = 256 * 2 ** 20;
+
+/**
+ * Read and validate one task file; the task name is the file name without `.json`. The file must
+ * be UTF-8 without a byte-order mark (as NI's own files and Python's json.load expect); both
+ * mistakes are named, with the line.
+ */
 export function readTaskFile(file: string): NiTask {
   if (!existsSync(file)) fail(file, 'task file not found');
+  const text = readTextFile(file, { bom: 'refuse', what: 'task file', maxBytes: MAX_TASK_FILE_BYTES });
   let raw: unknown;
-  const text = readFileSync(file, 'utf8');
   try {
     raw = JSON.parse(text);
   } catch (e) {
     const msg = (e as Error).message;
-    const pos = /position (\d+)/.exec(msg);
-    const line = pos ? text.slice(0, Number(pos[1])).split('\n').length : undefined;
+    const line = jsonErrorLine(text, msg);
     fail(line ? `${file}:${line}` : file, `invalid JSON: ${msg.replace(/^JSON\.parse: /, '')}`);
   }
   return taskFromJson(basename(file).replace(/\.json$/, ''), raw, file);

@@ -13,7 +13,10 @@ import * as tf from '@tensorflow/tfjs';
 import { getBlas, type Blas } from './blas.js';
 import { attachPool, BufferPool } from './buffer-pool.js';
 import { adamwKernel } from './kernels/adamw.js';
-import { attentionGradKernel, attentionKernel, attentionQkvGradKernel, cachedAttentionKernel, attentionQkvKernel } from './kernels/attention.js';
+import { attentionGradKernel, attentionKernel, attentionQkvGradKernel, cachedAttentionKernel, attentionQkvKernel, groupedAttentionGradKernel, groupedAttentionKernel } from './kernels/attention.js';
+import { rmsNormGrad, rmsNormGradKernel, rmsNormKernel, rmsNormWeightGradKernel } from './kernels/rms-norm.js';
+import { rotaryGradKernel, rotaryKernel } from './kernels/rotary.js';
+import { swigluGradKernel, swigluKernel } from './kernels/swiglu.js';
 import { makeAdd, makeMul, makeRealDiv, makeSub } from './kernels/binary.js';
 import { makeConcat } from './kernels/concat.js';
 import type { Fallback, KernelArgs, TensorInfo } from './kernels/cpu-backend.js';
@@ -69,6 +72,15 @@ const FUSED: Record<string, Kernel> = {
   [names.CROSS_ENTROPY]: crossEntropyKernel,
   [names.CROSS_ENTROPY_GRAD]: crossEntropyGradKernel,
   [names.ADAMW]: adamwKernel,
+  [names.RMS_NORM]: rmsNormKernel,
+  [names.RMS_NORM_GRAD]: rmsNormGradKernel,
+  [names.RMS_NORM_WEIGHT_GRAD]: rmsNormWeightGradKernel,
+  [names.ROTARY]: rotaryKernel,
+  [names.ROTARY_GRAD]: rotaryGradKernel,
+  [names.SWIGLU]: swigluKernel,
+  [names.SWIGLU_GRAD]: swigluGradKernel,
+  [names.ATTENTION_GQA]: groupedAttentionKernel,
+  [names.ATTENTION_GQA_GRAD]: groupedAttentionGradKernel,
 };
 
 let registered = false;
@@ -106,7 +118,7 @@ export function registerFastBackend(): Blas {
     register(kernelName, make(base.kernelFunc as Fallback));
   }
   for (const [kernelName, fn] of Object.entries(FUSED)) register(kernelName, fn);
-  for (const g of [linearGrad, linearFrozenGrad, linearLowRankGrad, layerNormGrad, crossEntropyGrad]) tf.registerGradient(g);
+  for (const g of [linearGrad, linearFrozenGrad, linearLowRankGrad, layerNormGrad, rmsNormGrad, crossEntropyGrad]) tf.registerGradient(g);
   registered = true;
   return blas;
 }

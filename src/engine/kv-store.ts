@@ -1,5 +1,6 @@
 /**
- * The fast engine's decoding cache storage: per layer, keys and values [B, H, cap, hd] in
+ * The fast engine's decoding cache storage: per layer, keys and values [B, H, cap, hd] (H the
+ * key/value heads: with grouped-query attention fewer than the query heads) in
  * preallocated arrays that the cached-attention kernel writes each step's keys and values into
  * (tfjs tensors are immutable, so a tensor cache must copy all of it every step: O(S²) per
  * sequence). Capacity doubles when full (up to the model's n_positions); filled: 0 .. length-1.
@@ -47,7 +48,11 @@ export class KVStore {
   private static readonly spare: SimdRuntime[] = [];
   static readonly SPARE_MAX_BYTES = 64 * 2 ** 20;
 
-  constructor(readonly nLayer: number, readonly H: number, readonly hd: number, readonly maxLength: number) {
+  /**
+   * H key/value heads of hd. queryHeads only sizes the scratch for a decoding step's queries
+   * (grouped-query attention has more query heads than kv heads); useQueryHeads grows it.
+   */
+  constructor(readonly nLayer: number, readonly H: number, readonly hd: number, readonly maxLength: number, public queryHeads = H) {
     this.simd = KVStore.spare.pop() ?? newSimdInstance();
     KVStore.live.set(this.id, this);
   }
@@ -63,6 +68,13 @@ export class KVStore {
     this.relayout(this.B, cap, (r) => r);
   }
 
+  /** Make the decoding scratch hold the queries of `heads` query heads. */
+  useQueryHeads(heads: number): void {
+    if (heads <= this.queryHeads) return;
+    this.queryHeads = heads;
+    if (this.k.length > 0) this.relayout(this.B, this.cap, (r) => r);
+  }
+
   /** Keep only these batch rows, in this order. */
   selectRows(rows: number[]): void {
     this.relayout(rows.length, this.cap, (j) => rows[j]);
@@ -70,7 +82,7 @@ export class KVStore {
 
   /** Scratch floats one decoding step needs: queries and outputs (B·H·T·hd each) and scores. */
   private scratchFor(B: number, cap: number): number {
-    const rows = B * this.H * DECODE_MAX_T;
+    const rows = B * Math.max(this.H, this.queryHeads) * DECODE_MAX_T;
     return rows * (2 * this.hd + ((Math.max(cap, this.maxLength) + 3) & ~3));
   }
 

@@ -296,6 +296,151 @@ export function mergeHeads(o: tf.Tensor4D): tf.Tensor2D {
   return o.transpose([0, 2, 1, 3]).reshape([B * T, H * hd]) as tf.Tensor2D;
 }
 
+/**
+ * RMSNorm over the last axis, as Hugging Face's LlamaRMSNorm: x · rsqrt(mean(x²) + eps) · weight
+ * (eps inside the root, the weight applied after normalising).
+ */
+export function rmsNorm(x: tf.Tensor, weight: tf.Tensor1D, eps: number): tf.Tensor {
+  // The kernel's second output (1/rms per row) is saved for backprop by the engine.
+  if (fused(K.RMS_NORM)) return tf.tidy(() => run(K.RMS_NORM, { x, weight }, { eps })[0]);
+  return compositeRmsNorm(x, weight, eps);
+}
+
+function compositeRmsNorm(x: tf.Tensor, weight: tf.Tensor1D, eps: number): tf.Tensor {
+  return tf.tidy(() => {
+    const ms = tf.mean(tf.square(x), x.rank - 1, true);
+    return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), weight);
+  });
+}
+
+/**
+ * Rotary position embedding (rotate-half form, Hugging Face's apply_rotary_pos_emb) on the heads
+ * of x [N, heads·hd] (rows as the projection writes them): per head, x·cos + rotate_half(x)·sin
+ * with rotate_half(x) = [−x₂, x₁] (x₁, x₂ the two halves of the head). cos and sin [N, hd] hold
+ * each row's own angles, so left-padded batches (per-row positions) need nothing special.
+ */
+export function rotary(x: tf.Tensor2D, cos: tf.Tensor2D, sin: tf.Tensor2D, heads: number): tf.Tensor2D {
+  if (!fused(K.ROTARY)) return compositeRotary(x, cos, sin, heads);
+  if (!tf.engine().isTapeOn()) return run(K.ROTARY, { x, cos, sin }, { heads })[0] as tf.Tensor2D;
+  // cos and sin are constants (no gradient): saved with the function, not inputs of it.
+  const f = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([cos, sin]);
+    return {
+      value: run(K.ROTARY, { x, cos, sin }, { heads })[0],
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => run(K.ROTARY_GRAD, { dy, cos: saved[0], sin: saved[1] }, { heads })[0],
+    };
+  }) as CustomGradFunc) as (x: tf.Tensor) => tf.Tensor;
+  return f(x) as tf.Tensor2D;
+}
+
+function compositeRotary(x: tf.Tensor2D, cos: tf.Tensor2D, sin: tf.Tensor2D, heads: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [N, W] = x.shape;
+    const hd = W / heads;
+    const x3 = x.reshape([N, heads, hd]);
+    const [x1, x2] = tf.split(x3, 2, 2);
+    const rot = tf.concat([tf.neg(x2), x1], 2);
+    const c = cos.reshape([N, 1, hd]);
+    const s = sin.reshape([N, 1, hd]);
+    return tf.add(tf.mul(x3, c), tf.mul(rot, s)).reshape([N, W]) as tf.Tensor2D;
+  });
+}
+
+/** The SwiGLU gate of a Llama MLP: silu(gate) · up = gate · sigmoid(gate) · up. */
+export function swiglu(gate: tf.Tensor2D, up: tf.Tensor2D): tf.Tensor2D {
+  if (!fused(K.SWIGLU)) return compositeSwiglu(gate, up);
+  if (!tf.engine().isTapeOn()) return run(K.SWIGLU, { gate, up })[0] as tf.Tensor2D;
+  return fusedSwiglu(gate, up);
+}
+
+const fusedSwiglu = tf.customGrad(((gate: tf.Tensor, up: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([gate, up]);
+  return { value: run(K.SWIGLU, { gate, up })[0], gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => run(K.SWIGLU_GRAD, { dy, gate: saved[0], up: saved[1] }) };
+}) as CustomGradFunc) as (gate: tf.Tensor, up: tf.Tensor) => tf.Tensor2D;
+
+function compositeSwiglu(gate: tf.Tensor2D, up: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D);
+}
+
+/**
+ * Causal self-attention with grouped-query heads from separate projections: q [B·T, H·hd],
+ * k and v [B·T, KVH·hd] (rows batch-major) → merged heads [B·T, H·hd]. Query head h reads key/value
+ * head ⌊h / (H/KVH)⌋, as Hugging Face's repeat_kv; KVH = H is plain multi-head attention.
+ * keyMask [B, T] as causalAttentionMasked.
+ */
+export function selfAttention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, batch: number, heads: number, kvHeads: number, keyMask?: tf.Tensor2D): tf.Tensor2D {
+  checkGrouped(q, k, heads, kvHeads);
+  if (fused(K.ATTENTION_GQA)) return fusedGroupedAttention(q, k, v, batch, heads, keyMask);
+  return groupedSelfAttention(q, k, v, batch, heads, kvHeads, keyMask, false);
+}
+
+/** The fused kernel returns [out, P]; P is saved for the backward, the key mask with the function. */
+function fusedGroupedAttention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, batch: number, heads: number, keyMask?: tf.Tensor2D): tf.Tensor2D {
+  const attrs = { batch, heads, scale: 1 / Math.sqrt(q.shape[1] / heads) };
+  const withMask = (m: tf.NamedTensorMap, mask = keyMask) => (mask ? { ...m, mask } : m);
+  if (!tf.engine().isTapeOn()) return tf.tidy(() => run(K.ATTENTION_GQA, withMask({ q, k, v }), attrs)[0] as tf.Tensor2D);
+  const f = tf.customGrad(((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [o, p] = run(K.ATTENTION_GQA, withMask({ q, k, v }), attrs);
+    save(keyMask ? [q, k, v, p, keyMask] : [q, k, v, p]);
+    return {
+      value: o,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sq, sk, sv, sp, sm] = saved;
+        return run(K.ATTENTION_GQA_GRAD, withMask({ dy, q: sq, k: sk, v: sv, p: sp }, sm as tf.Tensor2D | undefined), attrs);
+      },
+    };
+  }) as CustomGradFunc) as (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor;
+  return f(q, k, v) as tf.Tensor2D;
+}
+
+function checkGrouped(q: tf.Tensor2D, k: tf.Tensor2D, heads: number, kvHeads: number): void {
+  const hd = q.shape[1] / heads;
+  if (!Number.isInteger(hd) || heads % kvHeads !== 0 || k.shape[1] !== kvHeads * hd || k.shape[0] % q.shape[0] !== 0) {
+    throw new Error(`self-attention: q [${q.shape}] with ${heads} heads and k [${k.shape}] with ${kvHeads} kv heads do not fit (heads must be a multiple of kv heads, widths heads·hd and kvHeads·hd)`);
+  }
+}
+
+function compositeGroupedSelfAttention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, batch: number, heads: number, kvHeads: number, keyMask?: tf.Tensor2D): tf.Tensor2D {
+  return groupedSelfAttention(q, k, v, batch, heads, kvHeads, keyMask, true);
+}
+
+/** Split into heads, repeat the kv heads, attend (the plain composition when `plain`), merge. */
+function groupedSelfAttention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, batch: number, heads: number, kvHeads: number, keyMask: tf.Tensor2D | undefined, plain: boolean): tf.Tensor2D {
+  return tf.tidy(() => {
+    const hd = q.shape[1] / heads;
+    const qh = toHeads(q, batch, heads, hd);
+    const kh = repeatKv(toHeads(k, batch, kvHeads, hd), heads / kvHeads);
+    const vh = repeatKv(toHeads(v, batch, kvHeads, hd), heads / kvHeads);
+    if (plain) return mergeHeads(keyMask ? compositeCausalAttentionMasked(qh, kh, vh, keyMask) : compositeCausalAttention(qh, kh, vh));
+    return mergeHeads(keyMask ? causalAttentionMasked(qh, kh, vh, keyMask) : causalAttention(qh, kh, vh));
+  });
+}
+
+/** [batch·T, H·hd] → [batch, H, T, hd]. */
+export function toHeads(x: tf.Tensor2D, batch: number, heads: number, hd: number): tf.Tensor4D {
+  return x.reshape([batch, x.shape[0] / batch, heads, hd]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
+}
+
+/** Key/value heads [B, KVH, S, hd] → [B, KVH·rep, S, hd], each repeated rep times in place (repeat_kv). */
+export function repeatKv(x: tf.Tensor4D, rep: number): tf.Tensor4D {
+  if (rep === 1) return x;
+  const [B, KVH, S, hd] = x.shape;
+  // Rank 3: tfjs's tile has no gradient above rank 4.
+  return tf.tile(x.reshape([B * KVH, 1, S * hd]), [1, rep, 1]).reshape([B, KVH * rep, S, hd]) as tf.Tensor4D;
+}
+
+/**
+ * Decoding with grouped-query heads on the fast engine: appends this step's keys and values
+ * (k, v [batch·T, KVH·hd]) to `store` (sized by KVH: the kv heads, not their repeats) at `layer`,
+ * in place, and returns selfAttention of q [batch·T, H·hd] over all cached keys (optionally
+ * masked, keyMask [batch, S + T]) as merged heads [batch·T, H·hd]. No gradient. The composite
+ * reference is ConcatKVCache.attendGrouped (src/model/kv-cache.ts).
+ */
+export function cachedGroupedAttention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, store: KVStore, layer: number, batch: number, heads: number, keyMask?: tf.Tensor2D): tf.Tensor2D {
+  const attrs = { store: store.id, layer, batch, heads, scale: 1 / Math.sqrt(q.shape[1] / heads) };
+  return run(K.ATTENTION_CACHED, keyMask ? { q, k, v, mask: keyMask } : { q, k, v }, attrs)[0] as tf.Tensor2D;
+}
+
 /** Hyper-parameters of one AdamW update (see adamwUpdate); defined beside its kernel. */
 export type AdamWStep = AdamWAttrs;
 
@@ -339,4 +484,8 @@ export const composite = {
   linearFused: compositeLinearFused,
   causalSelfAttention: compositeSelfAttention,
   adamwUpdate: compositeAdamW,
+  rmsNorm: compositeRmsNorm,
+  rotary: compositeRotary,
+  swiglu: compositeSwiglu,
+  selfAttention: compositeGroupedSelfAttention,
 };

@@ -12,6 +12,7 @@ import { parseExperimentConfig } from '../config/load.js';
 import { resolveModelDir } from '../model/checkpoint.js';
 import { openTaskSource } from '../data/task-source.js';
 import { loadAdapter } from '../adapters/peft-io.js';
+import type { AdapterConfig } from '../adapters/config.js';
 import type { AdapterState } from '../adapters/state.js';
 import { UsageError } from '../util/errors.js';
 import { removeStaleTempFiles, writeFileAtomic } from '../util/atomic.js';
@@ -72,14 +73,18 @@ export async function evalCommand(o: { run: string; maxInstances?: number; backe
 /** Every client's saved adapter of a method, or null when the method has not finished training. */
 function readAdapters(dir: string, clients: string[], method: MethodName): EvalAdapters | undefined | null {
   const states = new Map<string, AdapterState>();
-  let config;
+  let config: AdapterConfig | undefined;
+  let first = '';
   for (const c of clients) {
     const d = adaptersDir(dir, c);
     if (!existsSync(join(d, 'adapter_config.json'))) return null;
     const a = loadAdapter(d);
+    if (config && (a.config.rank !== config.rank || a.config.alpha !== config.alpha || a.config.personal !== config.personal))
+      throw new UsageError(`${d}: r ${a.config.rank}, lora_alpha ${a.config.alpha} differ from ${first} (r ${config.rank}, lora_alpha ${config.alpha}); one method's clients share one adapter shape`);
+    if (!config) first = d;
     config = a.config;
     states.set(c, a.state);
   }
   if (!config) throw new UsageError(`${dir}: ${method} has no clients`);
-  return { config, stateFor: (c) => states.get(c)! };
+  return { config, stateFor: (c) => states.get(c)!, sourceOf: (c) => join(dir, 'adapters', c) };
 }

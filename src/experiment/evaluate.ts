@@ -3,7 +3,7 @@
  * adapter on the model, scored with NI's Rouge-L and exact match.
  */
 import { generate } from '../model/generate.js';
-import type { GPT2 } from '../model/gpt2.js';
+import type { CausalLM } from '../model/causal-lm.js';
 import type { Tokenizer } from '../tokenizer/load.js';
 import { scorePrediction } from '../metrics/index.js';
 import type { TestItem } from './prepare-data.js';
@@ -22,17 +22,19 @@ export interface Prediction {
 export interface EvalOptions {
   maxNewTokens: number;
   batchSize: number;
-  eosId: number;
+  /** End-of-sequence ids: generation stops at any of them, and the prediction ends before it. */
+  eosId: number | readonly number[];
   onBatch?: (done: number) => void;
 }
 
-/** Decode generated ids up to (not including) EOS, trimmed as NI's evaluation expects. */
-export function decodePrediction(tok: Tokenizer, ids: number[], eosId: number): string {
-  const end = ids.indexOf(eosId);
+/** Decode generated ids up to (not including) the first EOS, trimmed as NI's evaluation expects. */
+export function decodePrediction(tok: Tokenizer, ids: number[], eosId: number | readonly number[]): string {
+  const stop = typeof eosId === 'number' ? [eosId] : eosId;
+  const end = ids.findIndex((id) => stop.includes(id));
   return tok.decode(end >= 0 ? ids.slice(0, end) : ids).trim();
 }
 
-export async function evaluateItems(model: GPT2, tok: Tokenizer, items: readonly TestItem[], o: EvalOptions): Promise<Prediction[]> {
+export async function evaluateItems(model: CausalLM, tok: Tokenizer, items: readonly TestItem[], o: EvalOptions): Promise<Prediction[]> {
   // Similar prompt lengths in one batch waste less on padding; results go back in item order.
   const order = items.map((_, i) => i).sort((a, b) => items[a].promptIds.length - items[b].promptIds.length);
   const out: Prediction[] = new Array(items.length);

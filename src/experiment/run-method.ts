@@ -24,7 +24,7 @@ import { adaptersDir, checkpointDir, type StopLog } from './run-layout.js';
 
 export interface MethodRunContext {
   /** The frozen model, its tokenizer and special ids (loaded once per process). */
-  session: Pick<ModelSession, 'model' | 'tokenizer' | 'eosId' | 'padId'>;
+  session: Pick<ModelSession, 'model' | 'family' | 'tokenizer' | 'eosId' | 'stopIds' | 'padId'>;
   /** How adapters name their base model (config.model). */
   modelName: string;
   config: ExperimentConfig;
@@ -168,6 +168,8 @@ function limitPerTask(items: readonly TestItem[], max: number | undefined): Test
 export interface EvalAdapters {
   config: AdapterConfig;
   stateFor(client: string): AdapterState;
+  /** Where a client's state came from (a directory), named in errors when it does not fit the model. */
+  sourceOf?(client: string): string;
 }
 
 /** Evaluate every client on its tasks' test instances (first `eval.max_instances` per task). */
@@ -178,16 +180,18 @@ export async function evaluateClients(ctx: MethodRunContext, adapters: EvalAdapt
   const items = ctx.clients.map((c) => limitPerTask(c.tests, config.eval.max_instances));
   const total = items.reduce((s, x) => s + x.length, 0);
   const progress = new Progress(`${ctx.grouping}/seed ${ctx.seed}/${method} eval`, total, { quiet: ctx.quiet });
-  const adapter = adapters ? new InjectedAdapter(ctx.session.model, adapters.config, adapters.stateFor(ctx.clients[0].name)) : undefined;
+  const adapter = adapters
+    ? new InjectedAdapter(ctx.session.model, adapters.config, adapters.stateFor(ctx.clients[0].name), adapters.sourceOf?.(ctx.clients[0].name))
+    : undefined;
   try {
     let before = 0;
     let ticked = 0;
     for (const [i, c] of ctx.clients.entries()) {
-      if (adapter && adapters) adapter.load(adapters.stateFor(c.name));
+      if (adapter && adapters) adapter.load(adapters.stateFor(c.name), adapters.sourceOf?.(c.name));
       const preds = await evaluateItems(ctx.session.model, ctx.session.tokenizer, items[i], {
         maxNewTokens: config.eval.max_new_tokens,
         batchSize: config.eval.batch_size,
-        eosId: ctx.session.eosId,
+        eosId: ctx.session.stopIds,
         onBatch: (done) => {
           progress.tick(c.name, before + done - ticked);
           ticked = before + done;
@@ -220,7 +224,7 @@ export async function runMethod(ctx: MethodRunContext): Promise<MethodOutcome> {
     } finally {
       adapter.remove();
     }
-    for (const c of ctx.clients) saveAdapter(adaptersDir(ctx.dir, c.name), adapterCfg, strategy.adapterFor(c.name), ctx.modelName);
+    for (const c of ctx.clients) saveAdapter(adaptersDir(ctx.dir, c.name), adapterCfg, strategy.adapterFor(c.name), ctx.modelName, ctx.session.family.peft);
     adapters = { config: adapterCfg, stateFor: (client) => strategy.adapterFor(client) };
   }
   const final = adapters && { config: adapters.config, states: new Map(ctx.clients.map((c) => [c.name, adapters!.stateFor(c.name)])) };

@@ -1,11 +1,11 @@
 /**
  * Reads the `colora score` input: JSONL, one `{"prediction": string, "references": [string, ...]}`
- * per line (other fields ignored), streamed line by line. Trailing blank lines are ignored; a
+ * per line (other fields ignored), streamed line by line (at most MAX_SCORE_LINE_BYTES per line;
+ * strict UTF-8). Trailing blank lines are ignored; a
  * blank line with records after it is an error, so output line N always answers input line N.
  */
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
+import { readLines } from '../util/line-reader.js';
 import { UsageError, located } from '../util/errors.js';
 
 export interface ScoreRecord {
@@ -14,6 +14,9 @@ export interface ScoreRecord {
   prediction: string;
   references: string[];
 }
+
+/** The longest input line `score` reads (bytes); a longer one is exit 2 naming its line. */
+export const MAX_SCORE_LINE_BYTES = 64 * 2 ** 20;
 
 const EXPECTED = 'expected {"prediction": string, "references": [string, ...]}';
 
@@ -64,13 +67,11 @@ export async function* readScoreRecords(file: string): AsyncGenerator<ScoreRecor
   }
   if (!isFile) throw new UsageError(located(file, undefined, undefined, 'expected a JSONL file, found a directory or device'));
 
-  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
   let lineNo = 0;
   let firstPendingBlank: number | undefined;
   try {
-    for await (const raw of lines) {
-      lineNo++;
-      const text = lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw;
+    for await (const { line, text } of readLines(file, MAX_SCORE_LINE_BYTES, 'the line')) {
+      lineNo = line;
       if (text.trim() === '') {
         firstPendingBlank ??= lineNo;
         continue;
@@ -85,7 +86,5 @@ export async function* readScoreRecords(file: string): AsyncGenerator<ScoreRecor
   } catch (err) {
     if (err instanceof UsageError) throw err;
     throw new UsageError(located(file, lineNo + 1, undefined, `cannot read the input file (${(err as Error).message})`));
-  } finally {
-    lines.close();
   }
 }

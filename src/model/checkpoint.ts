@@ -3,14 +3,17 @@
  * (or shards listed in model.safetensors.index.json). Keys may carry the `transformer.` prefix
  * (GPT2LMHeadModel) or not (GPT2Model); we write them with it, as save_pretrained does.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { gpt2ConfigToJson, loadGPT2Config, type GPT2Config } from './config.js';
 import { GPT2, gpt2ParamShapes } from './gpt2.js';
-import { readSafetensors, writeSafetensors, type StoredTensor, type TensorData } from './safetensors.js';
+import { writeSafetensors, type TensorData } from './safetensors.js';
+import { CheckpointReader } from './checkpoint-reader.js';
+
+export { checkpointFiles } from './checkpoint-reader.js';
 
 /** Repository root, found from this module's location (src/model under tsx, dist/src/model after tsc). */
 function repoRoot(): string {
@@ -48,71 +51,65 @@ export function resolveModelDir(nameOrDir: string): string {
   return dir;
 }
 
-/** All tensors of the directory's checkpoint, with the file each came from. */
-function readCheckpointTensors(dir: string): Map<string, { t: StoredTensor; file: string }> {
-  const out = new Map<string, { t: StoredTensor; file: string }>();
-  const single = join(dir, 'model.safetensors');
-  const index = join(dir, 'model.safetensors.index.json');
-  let files: string[];
-  if (existsSync(single)) files = [single];
-  else if (existsSync(index)) {
-    let map: unknown;
-    try {
-      map = JSON.parse(readFileSync(index, 'utf8')).weight_map;
-    } catch (err) {
-      throw new UsageError(`${index}: not valid JSON (${(err as Error).message})`);
-    }
-    if (typeof map !== 'object' || map === null) throw new UsageError(`${index}: weight_map: expected an object of tensor name → shard file`);
-    files = [...new Set(Object.values(map as Record<string, string>))].map((f) => join(dir, f));
-  } else {
-    const other = ['pytorch_model.bin', 'model.bin', 'tf_model.h5'].find((f) => existsSync(join(dir, f)));
-    throw new UsageError(
-      `${single}: not found${other ? ` (the directory has ${other}; convert it to safetensors, e.g. save_pretrained(..., safe_serialization=True))` : ''}`,
-    );
-  }
-  for (const file of files) for (const [name, t] of readSafetensors(file)) out.set(name, { t, file });
-  return out;
+/** Where each parameter of a model comes from in a checkpoint. */
+export interface ParamSource {
+  /** Checkpoint key names to try, in order (e.g. with and without a prefix). */
+  keys: string[];
+  /** The parameter's shape in the model. */
+  shape: number[];
+  /** The checkpoint stores the transpose (nn.Linear [out, in] for a model that keeps [in, out]). */
+  transpose?: boolean;
 }
 
 /**
- * Map a checkpoint's tensors to GPT-2 parameters (no prefix), checking names and shapes.
- * `where` names the checkpoint in errors.
+ * Read every parameter of `wanted` (model name → source) from a checkpoint. Names and shapes are
+ * checked on the headers first, so a config that does not describe these weights reads and
+ * allocates nothing; then each tensor is read and converted on its own. `where` names the
+ * checkpoint when a tensor is missing, the file when a shape is wrong.
  */
-export function gpt2ParamsFromTensors(
-  config: GPT2Config,
-  tensors: Map<string, { t: StoredTensor; file: string }>,
-  where: string,
-): Map<string, StoredTensor> {
-  const find = (name: string) => tensors.get(`transformer.${name}`) ?? tensors.get(name);
-  const params = new Map<string, StoredTensor>();
-  const shapes = gpt2ParamShapes(config);
-  for (const [name, shape] of shapes) {
-    const hit = find(name);
-    if (!hit) throw new UsageError(`${where}: missing tensor '${name}' (or 'transformer.${name}'), expected shape [${shape.join(', ')}]`);
-    if (!sameShape(hit.t.shape, shape)) {
-      throw new UsageError(`${hit.file}: tensor '${name}' has shape [${hit.t.shape.join(', ')}], expected [${shape.join(', ')}] for this config.json`);
+export function readParams(reader: CheckpointReader, wanted: Map<string, ParamSource>, where: string): Map<string, { shape: number[]; data: Float32Array }> {
+  const keys = new Map<string, string>();
+  for (const [name, src] of wanted) {
+    const key = src.keys.find((k) => reader.has(k));
+    const stored = src.transpose ? [...src.shape].reverse() : src.shape;
+    if (key === undefined) {
+      const also = src.keys.length > 1 ? ` (or ${src.keys.slice(1).map((k) => `'${k}'`).join(', ')})` : '';
+      throw new UsageError(`${where}: missing tensor '${src.keys[0]}'${also}, expected shape [${stored.join(', ')}]`);
     }
-    params.set(name, hit.t);
-  }
-  // A tied model may still store lm_head.weight; it must then be the embedding itself.
-  const head = tensors.get('lm_head.weight');
-  if (head && config.tieWordEmbeddings) {
-    const wte = params.get('wte.weight')!;
-    if (!sameShape(head.t.shape, wte.shape) || head.t.data.some((v, i) => v !== wte.data[i])) {
-      throw new UsageError(`${head.file}: tensor 'lm_head.weight' differs from 'wte.weight', but config.json has tie_word_embeddings: true`);
+    const e = reader.entry(key)!;
+    if (!sameShape(e.shape, stored)) {
+      throw new UsageError(`${e.file}: tensor '${key}' has shape [${e.shape.join(', ')}], expected [${stored.join(', ')}] for this config.json`);
     }
+    keys.set(name, key);
   }
-  return params;
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [name, src] of wanted) out.set(name, { shape: src.shape, data: reader.read(keys.get(name)!, { transpose: src.transpose }) });
+  return out;
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-/** Load a GPT-2 from a model directory (config.json + safetensors). */
+/** Load a GPT-2 from a model directory (config.json + safetensors; keys with or without `transformer.`). */
 export function loadGPT2(modelDir: string): GPT2 {
   const config = loadGPT2Config(modelDir);
-  const params = gpt2ParamsFromTensors(config, readCheckpointTensors(modelDir), modelDir);
+  const reader = new CheckpointReader(modelDir);
+  const wanted = new Map<string, ParamSource>();
+  for (const [name, shape] of gpt2ParamShapes(config)) {
+    wanted.set(name, { keys: name === 'lm_head.weight' ? [name] : [name, `transformer.${name}`], shape });
+  }
+  // A tied model may still store lm_head.weight; it must then be the embedding itself.
+  const head = config.tieWordEmbeddings ? reader.entry('lm_head.weight') : undefined;
+  if (head && !sameShape(head.shape, [config.vocabSize, config.nEmbd]))
+    throw new UsageError(`${head.file}: tensor 'lm_head.weight' has shape [${head.shape.join(', ')}], but config.json has tie_word_embeddings: true (it must equal 'wte.weight')`);
+  const params = readParams(reader, wanted, modelDir);
+  if (head) {
+    const wte = params.get('wte.weight')!;
+    if (reader.read('lm_head.weight').some((v, i) => v !== wte.data[i])) {
+      throw new UsageError(`${head.file}: tensor 'lm_head.weight' differs from 'wte.weight', but config.json has tie_word_embeddings: true`);
+    }
+  }
   return GPT2.fromArrays(config, params);
 }
 

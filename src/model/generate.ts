@@ -10,12 +10,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { UsageError } from '../util/errors.js';
-import type { GPT2 } from './gpt2.js';
+import type { CausalLM } from './causal-lm.js';
 
 export interface GenerateOptions {
   maxNewTokens: number;
-  /** Stop a row after it emits this token (included in its output, as Hugging Face does). */
-  eosId?: number;
+  /** Stop a row after it emits this token, or any of these (included in its output, as Hugging Face does). */
+  eosId?: number | readonly number[];
   /** Never stop at eosId. */
   ignoreEos?: boolean;
 }
@@ -29,17 +29,17 @@ export interface GenerateResult {
 
 /**
  * Greedy continuation of each prompt. A row's prompt plus output never exceeds the model's
- * n_positions (its output is cut short there).
+ * context length (its output is cut short there).
  */
-export async function generate(model: GPT2, prompts: number[][], opts: GenerateOptions): Promise<GenerateResult> {
-  const { vocabSize: V, nPositions, nEmbd: D } = model.config;
+export async function generate(model: CausalLM, prompts: number[][], opts: GenerateOptions): Promise<GenerateResult> {
+  const { vocabSize: V, contextLength: nPositions, hiddenSize: D } = model.info;
   prompts.forEach((p, i) => {
     if (p.length === 0) throw new UsageError(`generate: prompt ${i} is empty`);
-    if (p.length > nPositions) throw new UsageError(`generate: prompt ${i} has ${p.length} tokens, more than the model's n_positions (${nPositions})`);
+    if (p.length > nPositions) throw new UsageError(`generate: prompt ${i} has ${p.length} tokens, more than the model's context length (${nPositions})`);
     const bad = p.find((id) => !Number.isInteger(id) || id < 0 || id >= V);
     if (bad !== undefined) throw new UsageError(`generate: prompt ${i} has token id ${bad}, outside the vocabulary [0, ${V - 1}]`);
   });
-  const stopId = opts.ignoreEos ? undefined : opts.eosId;
+  const stop = new Set<number>(opts.ignoreEos || opts.eosId === undefined ? [] : typeof opts.eosId === 'number' ? [opts.eosId] : opts.eosId);
   const outputIds: number[][] = prompts.map(() => []);
   const logprobs: number[][] = prompts.map(() => []);
   const budget = prompts.map((p) => Math.min(opts.maxNewTokens, nPositions - p.length));
@@ -73,7 +73,7 @@ export async function generate(model: GPT2, prompts: number[][], opts: GenerateO
       rows.forEach((i, j) => {
         outputIds[i].push(next[j]);
         logprobs[i].push(lp[j]);
-        if (next[j] !== stopId && outputIds[i].length < budget[i]) keep.push(j);
+        if (!stop.has(next[j]) && outputIds[i].length < budget[i]) keep.push(j);
       });
       if (keep.length === 0) break;
       if (keep.length < rows.length) {

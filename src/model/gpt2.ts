@@ -11,18 +11,10 @@ import * as tf from '@tensorflow/tfjs';
 import type { GPT2Config } from './config.js';
 import { ConcatKVCache, StoreKVCache, type KVCache } from './kv-cache.js';
 import type { LinearDelta, LinearInfo } from './linear-delta.js';
+import type { CausalLM, ForwardOptions, ModelInfo } from './causal-lm.js';
 import { causalSelfAttention, embedding, geluTanh, hasCachedAttention, layerNorm, linearFused, linearT } from '../engine/ops.js';
 
-export interface ForwardOptions {
-  /** Keys and values of earlier positions; this call's keys and values are appended to it. */
-  cache?: KVCache;
-  /** Position of the first of the T tokens (default: the cache length, else 0). */
-  positionOffset?: number;
-  /** Per-row positions int32 [B, T], overriding positionOffset (left-padded batches). */
-  positions?: tf.Tensor2D;
-  /** bool [B, S] over all keys (cache + these T), true = may be attended to (hides left padding). */
-  keyMask?: tf.Tensor2D;
-}
+export type { ForwardOptions } from './causal-lm.js';
 
 /** The linear layers of one block, as [suffix, in, out] for a config. */
 function blockLinears(c: GPT2Config): [string, number, number][] {
@@ -55,14 +47,29 @@ export function gpt2ParamShapes(c: GPT2Config): Map<string, number[]> {
   return s;
 }
 
-export class GPT2 {
+/** What the code around the model needs to know (causal-lm.ts). */
+export function gpt2Info(c: GPT2Config): ModelInfo {
+  return {
+    family: 'gpt2',
+    modelType: 'gpt2',
+    vocabSize: c.vocabSize,
+    contextLength: c.nPositions,
+    hiddenSize: c.nEmbd,
+    ...(c.bosTokenId !== undefined ? { bosTokenId: c.bosTokenId } : {}),
+    eosTokenIds: c.eosTokenId !== undefined ? [c.eosTokenId] : [],
+  };
+}
+
+export class GPT2 implements CausalLM {
   private readonly deltas = new Map<string, LinearDelta>();
+  readonly info: ModelInfo;
 
   /**
    * `params` must hold exactly the tensors of `gpt2ParamShapes(config)`; the model owns them
    * (dispose() frees them). Passing tf.Variables makes the base trainable (pretraining).
    */
   constructor(readonly config: GPT2Config, private readonly params: Map<string, tf.Tensor>) {
+    this.info = gpt2Info(config);
     for (const [name, shape] of gpt2ParamShapes(config)) {
       const t = params.get(name);
       if (!t) throw new Error(`GPT2: missing parameter ${name}`);

@@ -7,7 +7,7 @@
  * which its cached-attention kernel appends to in place.
  */
 import * as tf from '@tensorflow/tfjs';
-import { cachedSelfAttention, causalAttention, causalAttentionMasked, mergeHeads, splitHeads } from '../engine/ops.js';
+import { cachedGroupedAttention, cachedSelfAttention, causalAttention, causalAttentionMasked, mergeHeads, repeatKv, splitHeads, toHeads } from '../engine/ops.js';
 import { KVStore } from '../engine/kv-store.js';
 
 export interface KVCache {
@@ -20,6 +20,12 @@ export interface KVCache {
    * the last layer has attended.
    */
   attend(layer: number, qkv: tf.Tensor2D, batch: number, heads: number, keyMask?: tf.Tensor2D): tf.Tensor2D;
+  /**
+   * The same for separate projections with grouped-query heads: q [B·T, H·hd], k and v
+   * [B·T, KVH·hd] (ops.selfAttention's layout). The cache keeps the KVH key/value heads, not their
+   * repeats. Returns the merged heads [B·T, H·hd].
+   */
+  attendGrouped(layer: number, q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, batch: number, heads: number, keyMask?: tf.Tensor2D): tf.Tensor2D;
   /** Keep only these batch rows, in this order (to drop finished sequences). */
   selectRows(rows: number[]): void;
   dispose(): void;
@@ -44,7 +50,17 @@ export class ConcatKVCache implements KVCache {
     return mergeHeads(keyMask ? causalAttentionMasked(q, kv.k, kv.v, keyMask) : causalAttention(q, kv.k, kv.v));
   }
 
-  /** Append keys and values [B, H, T, hd]; returns the layer's whole cache [B, H, S + T, hd] (owned by the cache). */
+  attendGrouped(layer: number, q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, batch: number, heads: number, keyMask?: tf.Tensor2D): tf.Tensor2D {
+    const hd = q.shape[1] / heads;
+    const kvHeads = k.shape[1] / hd;
+    const kv = this.append(layer, toHeads(k, batch, kvHeads, hd), toHeads(v, batch, kvHeads, hd));
+    const qh = toHeads(q, batch, heads, hd);
+    const kr = repeatKv(kv.k, heads / kvHeads);
+    const vr = repeatKv(kv.v, heads / kvHeads);
+    return mergeHeads(keyMask ? causalAttentionMasked(qh, kr, vr, keyMask) : causalAttention(qh, kr, vr));
+  }
+
+  /** Append keys and values [B, KVH, T, hd]; returns the layer's whole cache [B, H, S + T, hd] (owned by the cache). */
   private append(layer: number, k: tf.Tensor4D, v: tf.Tensor4D): { k: tf.Tensor4D; v: tf.Tensor4D } {
     const oldK = this.ks[layer];
     const oldV = this.vs[layer];
@@ -81,8 +97,12 @@ export class ConcatKVCache implements KVCache {
 export class StoreKVCache implements KVCache {
   private readonly store: KVStore;
 
-  constructor(nLayer: number, heads: number, headSize: number, maxLength: number) {
-    this.store = new KVStore(nLayer, heads, headSize, maxLength);
+  /**
+   * kvHeads key/value heads of headSize per layer. queryHeads (default kvHeads) sizes the
+   * decoding scratch up front for attendGrouped's queries; the store grows it when asked for more.
+   */
+  constructor(nLayer: number, kvHeads: number, headSize: number, maxLength: number, queryHeads = kvHeads) {
+    this.store = new KVStore(nLayer, kvHeads, headSize, maxLength, queryHeads);
   }
 
   get length(): number {
@@ -91,6 +111,10 @@ export class StoreKVCache implements KVCache {
 
   attend(layer: number, qkv: tf.Tensor2D, batch: number, heads: number, keyMask?: tf.Tensor2D): tf.Tensor2D {
     return cachedSelfAttention(qkv, this.store, layer, batch, heads, keyMask);
+  }
+
+  attendGrouped(layer: number, q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, batch: number, heads: number, keyMask?: tf.Tensor2D): tf.Tensor2D {
+    return cachedGroupedAttention(q, k, v, this.store, layer, batch, heads, keyMask);
   }
 
   selectRows(rows: number[]): void {

@@ -61,7 +61,7 @@ function runNote(d: RunData): string {
   const done = new Set(d.results.map((r) => `${r.grouping}/${r.seed}/${r.method}`)).size;
   const what = c.sweep ? `Sweep \`${c.name}\`: ${done} of ${cells} cells finished` : `Run \`${c.name}\``;
   const time = d.cellSeconds !== undefined ? `, ${(d.cellSeconds / 60).toFixed(1)} min of cell time` : '';
-  return `${what}${time}; model \`${c.model}\`, tasks from \`${c.data.tasks_dir}\` (${c.data.train_per_task} train / ${c.data.test_per_task} test instances per task), rank ${c.adapter.rank} on ${c.adapter.targets.join(', ')}, ${c.train.rounds} rounds × ${c.train.local_steps} local steps of batch ${c.train.batch_size}, seeds ${d.seeds.join(', ')}.`;
+  return `${what}${time}; model \`${c.model}\`, tasks from \`${c.data.tasks_dir}\` (${c.data.train_per_task} train / ${c.data.test_per_task} test instances per task), rank ${c.adapter.rank} on ${(c.adapter.targets ?? ["the model family's default targets"]).join(', ')}, ${c.train.rounds} rounds × ${c.train.local_steps} local steps of batch ${c.train.batch_size}, seeds ${d.seeds.join(', ')}.`;
 }
 
 /** Rebuild summary.md, task-similarity.csv, similarity.csv (when derived from adapters) and plots/. */

@@ -2,11 +2,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { crossEntropy } from '../engine/ops.js';
 import type { Batch } from './batch.js';
+import type { CausalLM as Model } from '../model/causal-lm.js';
 
-/** What training needs from a model: logits [B, T, V] for token ids [B, T]. */
-export interface CausalLM {
-  forward(ids: tf.Tensor2D): tf.Tensor3D;
-}
+/** What training needs from a model (src/model/causal-lm.ts): logits [B, T, V] for token ids [B, T]. */
+export type CausalLM = Pick<Model, 'forward'>;
 
 export function batchLoss(model: CausalLM, batch: Batch): tf.Scalar {
   return tf.tidy(() => {

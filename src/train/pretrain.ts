@@ -26,6 +26,7 @@ import { trainBpeTokenizer } from '../tokenizer/train-bpe.js';
 import { saveTokenizer } from '../tokenizer/save.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/load.js';
 import { GPT2 } from '../model/gpt2.js';
+import type { CausalLM } from '../model/causal-lm.js';
 import type { GPT2Config } from '../model/config.js';
 import { initGPT2Arrays } from '../model/init.js';
 import { loadGPT2, saveGPT2 } from '../model/checkpoint.js';
@@ -263,7 +264,7 @@ export async function pretrain(cfg: PretrainConfig, out: string, opts: { quiet?:
   return { finalLoss: lastLoss, inductionLoss: lastInduction, seconds: elapsed, params, zeroShot };
 }
 
-async function zeroShotScores(cfg: PretrainConfig, model: GPT2, tok: Tokenizer, eosId: number, maxSource: number, quiet?: boolean): Promise<TaskScore[]> {
+async function zeroShotScores(cfg: PretrainConfig, model: CausalLM, tok: Tokenizer, eosId: number, maxSource: number, quiet?: boolean): Promise<TaskScore[]> {
   if (cfg.eval.tasks.length === 0) return [];
   const source = openTaskSource('builtin');
   const items = cfg.eval.tasks.flatMap((name) => {

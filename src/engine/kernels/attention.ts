@@ -15,7 +15,10 @@
  * - ATTENTION: q [B, H, T, hd], k and v [B, H, S, hd], out [B, H, T, hd] (the ops.ts seam);
  * - ATTENTION_QKV: the fused projection's output qkv [B·T, 3D] read in place and out written
  *   as merged heads [B·T, D], so the head split, the four head transposes and their gradients
- *   (a concat and four more transposes) never run.
+ *   (a concat and four more transposes) never run;
+ * - ATTENTION_GQA: separate projections q [B·T, H·hd], k and v [B·T, KVH·hd] read in place the
+ *   same way, query head h with kv head ⌊h / (H/KVH)⌋ (grouped-query attention: the kv heads are
+ *   never repeated; in the backward each kv head sums its query heads' dK and dV).
  */
 import { getBlas } from '../blas.js';
 import { getSimd, type SimdRuntime } from '../simd/runtime.js';
@@ -124,7 +127,10 @@ function headForward(simd: SimdRuntime | undefined, sh: Shape, scale: number, m:
   sgemm(false, false, T, hd, S, 1, heap, 0, Sp, v.a, v.off, v.ld, 0, o.a, o.off, o.ld);
 }
 
-/** One head's backward into dq, dk, dv (laid out like q, k, v); dy laid out like o. */
+/**
+ * One head's backward into dq, dk, dv (laid out like q, k, v); dy laid out like o. kvBeta 1 adds
+ * dk and dv to what is there (the later query heads of a grouped-query kv head).
+ */
 function headBackward(
   simd: SimdRuntime | undefined,
   sh: Shape,
@@ -135,12 +141,13 @@ function headBackward(
   pOff: number,
   mask: ArrayLike<number> | undefined,
   b: number,
+  kvBeta = 0,
 ): void {
   const { T, S, hd } = sh;
   const { sgemm } = getBlas();
   const { q, k, v } = m;
   const { q: dq, k: dk, v: dv, o: dy } = dm;
-  sgemm(true, false, S, hd, T, 1, p, pOff, S, dy.a, dy.off, dy.ld, 0, dv.a, dv.off, dv.ld);
+  sgemm(true, false, S, hd, T, 1, p, pOff, S, dy.a, dy.off, dy.ld, kvBeta, dv.a, dv.off, dv.ld);
   let ds: Float32Array;
   if (simd) {
     // dP and P in the module's memory; dS computed in place over dP.
@@ -163,7 +170,7 @@ function headBackward(
   const firstKey = firstVisibleKey(mask, b, S);
   for (let t = 0; t < T && firstKey >= S - T + t + 1; t++) ds.fill(0, t * S, (t + 1) * S);
   sgemm(false, false, T, hd, S, 1, ds, 0, S, k.a, k.off, k.ld, 0, dq.a, dq.off, dq.ld);
-  sgemm(true, false, S, hd, T, 1, ds, 0, S, q.a, q.off, q.ld, 0, dk.a, dk.off, dk.ld);
+  sgemm(true, false, S, hd, T, 1, ds, 0, S, q.a, q.off, q.ld, kvBeta, dk.a, dk.off, dk.ld);
 }
 
 /** [B, H, n, hd] tensors: head (b, h) is a contiguous n × hd block. */
@@ -180,16 +187,41 @@ function headMajor(sh: Shape, q: Float32Array, k: Float32Array, v: Float32Array,
   };
 }
 
-/** qkv [B·T, 3D] and out [B·T, D] (T = S): head h is columns h·hd of each third. */
-function projectionMajor(sh: Shape, qkv: Float32Array, o: Float32Array): HeadMats {
-  const { H, T, hd } = sh;
-  const D = H * hd;
-  return (b, h) => ({
-    q: { a: qkv, off: b * T * 3 * D + h * hd, ld: 3 * D },
-    k: { a: qkv, off: b * T * 3 * D + D + h * hd, ld: 3 * D },
-    v: { a: qkv, off: b * T * 3 * D + 2 * D + h * hd, ld: 3 * D },
-    o: { a: o, off: b * T * D + h * hd, ld: D },
-  });
+/**
+ * Where a projection's rows are: row n (of B·T) of head h starts at a[off + n·ld + h·hd]. GPT-2's
+ * fused qkv [B·T, 3D] holds q, k and v at offsets 0, D and 2D of rows 3D apart; separate q, k, v
+ * projections each start at 0 of rows their own width apart. Read in place either way.
+ */
+interface Rows {
+  a: Float32Array;
+  off: number;
+  ld: number;
+}
+
+/**
+ * Heads of projections laid out as rows (T = S): query head h of batch row b reads kv head
+ * ⌊h / rep⌋ (grouped-query attention; rep = 1 is multi-head), out is merged heads [B·T, H·hd].
+ */
+function projectionMajor(sh: Shape, rep: number, q: Rows, k: Rows, v: Rows, o: Rows): HeadMats {
+  const { T, hd } = sh;
+  return (b, h) => {
+    const g = Math.floor(h / rep);
+    return {
+      q: { a: q.a, off: q.off + b * T * q.ld + h * hd, ld: q.ld },
+      k: { a: k.a, off: k.off + b * T * k.ld + g * hd, ld: k.ld },
+      v: { a: v.a, off: v.off + b * T * v.ld + g * hd, ld: v.ld },
+      o: { a: o.a, off: o.off + b * T * o.ld + h * hd, ld: o.ld },
+    };
+  };
+}
+
+/** qkv [B·T, 3D] as q, k, v rows (the fused projection of GPT-2). */
+function qkvRows(x: Float32Array, D: number): [Rows, Rows, Rows] {
+  return [
+    { a: x, off: 0, ld: 3 * D },
+    { a: x, off: D, ld: 3 * D },
+    { a: x, off: 2 * D, ld: 3 * D },
+  ];
 }
 
 /**
@@ -254,9 +286,11 @@ function smallTSimd(simd: SimdRuntime, sh: Shape, scale: number, qv: Float32Arra
 /**
  * Cached decoding in the store's own module memory: the queries are gathered head-major into its
  * scratch region, the loops read keys and values where the store keeps them (no copy of the
- * cache), and the output is scattered back to merged heads [B·T, D].
+ * cache), and the output is scattered back to merged heads [B·T, H·hd]. With grouped-query heads
+ * (rep = H / KVH query heads per kv head) each group's queries are consecutive heads, scored
+ * against one kv head (key stride 0 within the group).
  */
-function decodeInPlace(st: KVStore, layer: number, sh: Shape, scale: number, x: Float32Array, mv: ArrayLike<number> | undefined, o: Float32Array): void {
+function decodeInPlace(st: KVStore, layer: number, sh: Shape, rep: number, scale: number, q: Rows, mv: ArrayLike<number> | undefined, o: Float32Array): void {
   const simd = st.simd as SimdRuntime;
   const { B, H, T, S, hd } = sh;
   const D = H * hd;
@@ -268,14 +302,26 @@ function decodeInPlace(st: KVStore, layer: number, sh: Shape, scale: number, x: 
   const heap = simd.heap;
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
-      const row = (b * T + t) * 3 * D;
-      for (let h = 0; h < H; h++) copy(x, row + h * hd, heap, qAt + ((b * H + h) * T + t) * hd, hd);
+      const row = q.off + (b * T + t) * q.ld;
+      for (let h = 0; h < H; h++) copy(q.a, row + h * hd, heap, qAt + ((b * H + h) * T + t) * hd, hd);
     }
   }
   const kvs = st.cap * hd;
-  simd.fn.attentionScores(qAt * 4, st.offsetOf(st.k[layer]) * 4, sAt * 4, BH, T, S, Sp, hd, kvs, scale);
+  const kAt = st.offsetOf(st.k[layer]);
+  const vAt = st.offsetOf(st.v[layer]);
+  if (rep === 1) simd.fn.attentionScores(qAt * 4, kAt * 4, sAt * 4, BH, T, S, Sp, hd, kvs, scale);
+  else {
+    for (let g = 0; g < BH / rep; g++) {
+      simd.fn.attentionScores((qAt + g * rep * T * hd) * 4, (kAt + g * kvs) * 4, (sAt + g * rep * T * Sp) * 4, rep, T, S, Sp, hd, 0, scale);
+    }
+  }
   softmaxHeads(simd, heap, sAt, sh, Sp, mv);
-  simd.fn.attentionValues(sAt * 4, st.offsetOf(st.v[layer]) * 4, oAt * 4, BH, T, S, Sp, hd, kvs);
+  if (rep === 1) simd.fn.attentionValues(sAt * 4, vAt * 4, oAt * 4, BH, T, S, Sp, hd, kvs);
+  else {
+    for (let g = 0; g < BH / rep; g++) {
+      simd.fn.attentionValues((sAt + g * rep * T * Sp) * 4, (vAt + g * kvs) * 4, (oAt + g * rep * T * hd) * 4, rep, T, S, Sp, hd, 0);
+    }
+  }
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
       for (let h = 0; h < H; h++) copy(heap, oAt + ((b * H + h) * T + t) * hd, o, (b * T + t) * D + h * hd, hd);
@@ -400,7 +446,8 @@ export function attentionQkvKernel(args: KernelArgs): TensorInfo[] {
   const D = H * hd;
   const p = alloc(backend, B * H * T * T);
   const o = alloc(backend, B * T * D);
-  const heads = projectionMajor(sh, f32(backend, qkv), o);
+  const [qr, kr, vr] = qkvRows(f32(backend, qkv), D);
+  const heads = projectionMajor(sh, 1, qr, kr, vr, { a: o, off: 0, ld: D });
   const simd = getSimd();
   for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) headForward(simd, sh, attrs.scale, heads(b, h), p, (b * H + h) * T * T, undefined, b);
   return [out(backend, [B * T, D], o), out(backend, [B, H, T, T], p)];
@@ -415,12 +462,77 @@ export function attentionQkvGradKernel(args: KernelArgs): TensorInfo {
   const { B, H, T } = sh;
   const dqkv = alloc(backend, qkv.shape[0] * qkv.shape[1]);
   const dyv = f32(backend, dy);
-  const heads = projectionMajor(sh, f32(backend, qkv), dyv);
-  const dheads = projectionMajor(sh, dqkv, dyv);
+  const D = H * sh.hd;
+  const dyr = { a: dyv, off: 0, ld: D };
+  const [qr, kr, vr] = qkvRows(f32(backend, qkv), D);
+  const [dqr, dkr, dvr] = qkvRows(dqkv, D);
+  const heads = projectionMajor(sh, 1, qr, kr, vr, dyr);
+  const dheads = projectionMajor(sh, 1, dqr, dkr, dvr, dyr);
   const pv = f32(backend, p);
   const simd = getSimd();
   for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) headBackward(simd, sh, attrs.scale, heads(b, h), dheads(b, h), pv, (b * H + h) * T * T, undefined, b);
   return out(backend, qkv.shape.slice(), dqkv);
+}
+
+/** q [B·T, H·hd], k and v [B·T, KVH·hd] → the shape and rep = H / KVH. */
+function groupedShape(q: TensorInfo, k: TensorInfo, v: TensorInfo, attrs: { batch: number; heads: number }): [Shape, number] {
+  const [N, W] = q.shape;
+  const B = attrs.batch;
+  const H = attrs.heads;
+  const hd = W / H;
+  const KVH = k.shape[1] / hd;
+  if (q.shape.length !== 2 || !Number.isInteger(hd) || !Number.isInteger(KVH) || H % KVH !== 0 || k.shape[0] !== N || v.shape[0] !== N || v.shape[1] !== k.shape[1] || N % B !== 0) {
+    throw new Error(`grouped self-attention: q [${q.shape}] (${H} heads), k [${k.shape}] and v [${v.shape}] must be [batch·T, H·hd] and [batch·T, KVH·hd] with H a multiple of KVH`);
+  }
+  const T = N / B;
+  return [{ B, H, T, S: T, hd }, H / KVH];
+}
+
+/**
+ * inputs q [B·T, H·hd], k and v [B·T, KVH·hd] (mask [B, T] optional), attrs {batch, heads, scale}
+ * → [out [B·T, H·hd], P [B, H, T, T]]. Query head h attends with kv head ⌊h / (H/KVH)⌋; the kv
+ * heads are read in place, never repeated.
+ */
+export function groupedAttentionKernel(args: KernelArgs): TensorInfo[] {
+  const backend = args.backend as CpuBackend;
+  const { q, k, v, mask } = args.inputs as { q: TensorInfo; k: TensorInfo; v: TensorInfo; mask?: TensorInfo };
+  const attrs = args.attrs as { batch: number; heads: number; scale: number };
+  const [sh, rep] = groupedShape(q, k, v, attrs);
+  const { B, H, T, hd } = sh;
+  const D = H * hd;
+  const W = k.shape[1];
+  const mv = mask ? vals(backend, mask) : undefined;
+  const p = alloc(backend, B * H * T * T);
+  const o = alloc(backend, B * T * D);
+  const heads = projectionMajor(sh, rep, { a: f32(backend, q), off: 0, ld: D }, { a: f32(backend, k), off: 0, ld: W }, { a: f32(backend, v), off: 0, ld: W }, { a: o, off: 0, ld: D });
+  const simd = getSimd();
+  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) headForward(simd, sh, attrs.scale, heads(b, h), p, (b * H + h) * T * T, mv, b);
+  return [out(backend, [B * T, D], o), out(backend, [B, H, T, T], p)];
+}
+
+/** inputs dy [B·T, H·hd], q, k, v, p (mask optional), attrs as the forward → [dq, dk, dv]. */
+export function groupedAttentionGradKernel(args: KernelArgs): TensorInfo[] {
+  const backend = args.backend as CpuBackend;
+  const { dy, q, k, v, p, mask } = args.inputs as { dy: TensorInfo; q: TensorInfo; k: TensorInfo; v: TensorInfo; p: TensorInfo; mask?: TensorInfo };
+  const attrs = args.attrs as { batch: number; heads: number; scale: number };
+  const [sh, rep] = groupedShape(q, k, v, attrs);
+  const { B, H, T, hd } = sh;
+  const D = H * hd;
+  const W = k.shape[1];
+  const mv = mask ? vals(backend, mask) : undefined;
+  const dq = alloc(backend, B * T * D);
+  const dk = alloc(backend, B * T * W);
+  const dv = alloc(backend, B * T * W);
+  const dyr = { a: f32(backend, dy), off: 0, ld: D };
+  const heads = projectionMajor(sh, rep, { a: f32(backend, q), off: 0, ld: D }, { a: f32(backend, k), off: 0, ld: W }, { a: f32(backend, v), off: 0, ld: W }, dyr);
+  const dheads = projectionMajor(sh, rep, { a: dq, off: 0, ld: D }, { a: dk, off: 0, ld: W }, { a: dv, off: 0, ld: W }, dyr);
+  const pv = f32(backend, p);
+  const simd = getSimd();
+  // Heads in order: the first query head of each group writes its kv head's gradient, the rest add to it.
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) headBackward(simd, sh, attrs.scale, heads(b, h), dheads(b, h), pv, (b * H + h) * T * T, mv, b, h % rep === 0 ? 0 : 1);
+  }
+  return [out(backend, q.shape.slice(), dq), out(backend, k.shape.slice(), dk), out(backend, v.shape.slice(), dv)];
 }
 
 let decodeScratch = new Float32Array(0);
@@ -430,51 +542,80 @@ function decodeScratchOf(n: number): Float32Array {
 }
 
 /**
- * Cached decoding: inputs qkv [B·T, 3D] (mask [B, S + T] optional), attrs {store, layer, batch,
- * heads, scale} → the merged heads [B·T, D]. Writes this step's keys and values into the KVStore
- * (positions S .. S + T − 1 of layer `layer`; the last layer advances its length), then attends
- * over all S + T keys, queries read from qkv in place. Decoding only: no probabilities, no gradient.
+ * Cached decoding: inputs qkv [B·T, 3D] (GPT-2's fused projection), or q [B·T, H·hd] with k and v
+ * [B·T, KVH·hd] (grouped-query heads; the store holds KVH heads), mask [B, S + T] optional; attrs
+ * {store, layer, batch, heads, scale} → the merged heads [B·T, H·hd]. Writes this step's keys and
+ * values into the KVStore (positions S .. S + T − 1 of layer `layer`; the last layer advances its
+ * length), then attends over all S + T keys, queries read in place. Query head h reads kv head
+ * ⌊h / (H/KVH)⌋. Decoding only: no probabilities, no gradient.
  */
 export function cachedAttentionKernel(args: KernelArgs): TensorInfo {
   const backend = args.backend as CpuBackend;
-  const { qkv, mask } = args.inputs as { qkv: TensorInfo; mask?: TensorInfo };
+  const inputs = args.inputs as { qkv?: TensorInfo; q?: TensorInfo; k?: TensorInfo; v?: TensorInfo; mask?: TensorInfo };
   const attrs = args.attrs as { store: number; layer: number; batch: number; heads: number; scale: number };
   const st = KVStore.get(attrs.store);
-  const { T, H, hd } = qkvShape(qkv, attrs);
   const B = attrs.batch;
+  const H = attrs.heads;
+  let qr: Rows;
+  let kr: Rows;
+  let vr: Rows;
+  let N: number;
+  let hd: number;
+  let KVH: number;
+  if (inputs.qkv) {
+    const sh = qkvShape(inputs.qkv, attrs);
+    hd = sh.hd;
+    KVH = H;
+    N = inputs.qkv.shape[0];
+    [qr, kr, vr] = qkvRows(f32(backend, inputs.qkv), H * hd);
+  } else {
+    const { q, k, v } = inputs as { q: TensorInfo; k: TensorInfo; v: TensorInfo };
+    N = q.shape[0];
+    hd = q.shape[1] / H;
+    KVH = k.shape[1] / hd;
+    if (!Number.isInteger(hd) || !Number.isInteger(KVH) || H % KVH !== 0 || k.shape[0] !== N || v.shape[0] !== N || v.shape[1] !== k.shape[1] || N % B !== 0) {
+      throw new Error(`cached attention: q [${q.shape}] (${H} heads), k [${k.shape}] and v [${v.shape}] do not fit grouped-query heads over batch ${B}`);
+    }
+    qr = { a: f32(backend, q), off: 0, ld: H * hd };
+    kr = { a: f32(backend, k), off: 0, ld: KVH * hd };
+    vr = { a: f32(backend, v), off: 0, ld: KVH * hd };
+  }
+  const T = N / B;
   const D = H * hd;
-  if (H !== st.H || hd !== st.hd) throw new Error(`cached attention: qkv [${qkv.shape}] does not match the cache (${st.H} heads of ${st.hd})`);
+  const rep = H / KVH;
+  if (KVH !== st.H || hd !== st.hd) throw new Error(`cached attention: ${KVH} kv heads of ${hd} do not match the cache (${st.H} kv heads of ${st.hd})`);
+  st.useQueryHeads(H);
   if (attrs.layer === 0) st.reserve(B, T);
   const S0 = st.length;
   const S = S0 + T;
-  if (mask && (mask.shape[0] !== B || mask.shape[1] !== S)) throw new Error(`cached attention: key mask [${mask.shape}] must be [${B}, ${S}]`);
-  const x = f32(backend, qkv);
+  if (inputs.mask && (inputs.mask.shape[0] !== B || inputs.mask.shape[1] !== S)) throw new Error(`cached attention: key mask [${inputs.mask.shape}] must be [${B}, ${S}]`);
   const K = st.k[attrs.layer];
   const V = st.v[attrs.layer];
   const stride = st.cap * hd;
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
-      const row = (b * T + t) * 3 * D;
-      for (let h = 0; h < H; h++) {
-        copy(x, row + D + h * hd, K, (b * H + h) * stride + (S0 + t) * hd, hd);
-        copy(x, row + 2 * D + h * hd, V, (b * H + h) * stride + (S0 + t) * hd, hd);
+      const n = b * T + t;
+      for (let g = 0; g < KVH; g++) {
+        copy(kr.a, kr.off + n * kr.ld + g * hd, K, (b * KVH + g) * stride + (S0 + t) * hd, hd);
+        copy(vr.a, vr.off + n * vr.ld + g * hd, V, (b * KVH + g) * stride + (S0 + t) * hd, hd);
       }
     }
   }
   const o = alloc(backend, B * T * D);
-  const mv = mask ? vals(backend, mask) : undefined;
+  const mv = inputs.mask ? vals(backend, inputs.mask) : undefined;
   const sh: Shape = { B, H, T, S, hd };
   const simd = getSimd();
   if (T <= SMALL_T && st.simd && hd % 4 === 0) {
-    decodeInPlace(st, attrs.layer, sh, attrs.scale, x, mv, o);
+    decodeInPlace(st, attrs.layer, sh, rep, attrs.scale, qr, mv, o);
   } else {
     const p = decodeScratchOf(T * S);
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
+        const kvOff = (b * KVH + Math.floor(h / rep)) * stride;
         const m = {
-          q: { a: x, off: b * T * 3 * D + h * hd, ld: 3 * D },
-          k: { a: K, off: (b * H + h) * stride, ld: hd },
-          v: { a: V, off: (b * H + h) * stride, ld: hd },
+          q: { a: qr.a, off: qr.off + b * T * qr.ld + h * hd, ld: qr.ld },
+          k: { a: K, off: kvOff, ld: hd },
+          v: { a: V, off: kvOff, ld: hd },
           o: { a: o, off: b * T * D + h * hd, ld: D },
         };
         headForward(simd, sh, attrs.scale, m, p, 0, mv, b, false);

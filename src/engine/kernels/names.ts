@@ -22,3 +22,16 @@ export const CROSS_ENTROPY = 'ColoraCrossEntropy';
 export const CROSS_ENTROPY_GRAD = 'ColoraCrossEntropyGrad';
 /** One AdamW update of one variable: [p', m', v'] from p, m, v, g (and an optional gradient scale). */
 export const ADAMW = 'ColoraAdamW';
+/** RMSNorm (Llama): [y, 1/rms per row]; its gradient kernels for x and for the weight. */
+export const RMS_NORM = 'ColoraRmsNorm';
+export const RMS_NORM_GRAD = 'ColoraRmsNormGrad';
+export const RMS_NORM_WEIGHT_GRAD = 'ColoraRmsNormWeightGrad';
+/** Rotary position embedding (rotate-half) on the heads of a projection, and its input gradient. */
+export const ROTARY = 'ColoraRotary';
+export const ROTARY_GRAD = 'ColoraRotaryGrad';
+/** silu(gate) · up, and its gradients [dgate, dup]. */
+export const SWIGLU = 'ColoraSwiGlu';
+export const SWIGLU_GRAD = 'ColoraSwiGluGrad';
+/** Causal self-attention over separate q, k, v projections with grouped-query heads: [out, P]; gradient [dq, dk, dv]. */
+export const ATTENTION_GQA = 'ColoraGroupedSelfAttention';
+export const ATTENTION_GQA_GRAD = 'ColoraGroupedSelfAttentionGrad';

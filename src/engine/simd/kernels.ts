@@ -412,6 +412,97 @@ function layerNormGrad(): Code {
   return c;
 }
 
+/**
+ * rmsNorm(x, y, rows, D, w, eps, stats): per row of D floats (any D; rows packed):
+ * y = x·r·w with r = 1/sqrt(mean(x²) + eps); stats[i] = r.
+ */
+function rmsNorm(): Code {
+  const [x, y, rows, D, w, eps, stats] = [0, 1, 2, 3, 4, 5, 6];
+  const c = new Code([I32, I32, I32, I32, I32, F32, I32]);
+  const r = c.local(I32);
+  const off = c.local(I32);
+  const j = c.local(I32);
+  const nB = c.local(I32);
+  const n4B = c.local(I32);
+  const acc = c.local(V128);
+  const v = c.local(V128);
+  const rv = c.local(V128);
+  const sum = c.local(F32);
+  const rs = c.local(F32);
+  const d = c.local(F32);
+  c.get(D).i32(2).i32Shl().set(nB);
+  c.get(D).i32(-4).i32And().i32(2).i32Shl().set(n4B);
+  c.i32(0).set(r);
+  c.block().loop();
+  c.get(r).get(rows).i32GeS().brIf(1);
+  c.get(r).get(nB).i32Mul().set(off);
+  // Σ x²
+  c.f32(0).f32x4Splat().set(acc);
+  c.f32(0).set(sum);
+  emitRowLoop(c, j, nB, n4B,
+    () => c.get(acc).get(x).get(off).i32Add().get(j).i32Add().v128Load().tee(v).get(v).f32x4Mul().f32x4Add().set(acc),
+    () => c.get(x).get(off).i32Add().get(j).i32Add().f32Load().tee(d).get(d).f32Mul().get(sum).f32Add().set(sum));
+  c.f32(1);
+  emitHorizontal(c, acc, 'add');
+  c.get(sum).f32Add().get(D).f32ConvertI32S().f32Div().get(eps).f32Add().f32Sqrt().f32Div().tee(rs).f32x4Splat().set(rv);
+  // y = x·r·w
+  emitRowLoop(c, j, nB, n4B,
+    () => c.get(y).get(off).i32Add().get(j).i32Add().get(x).get(off).i32Add().get(j).i32Add().v128Load().get(rv).f32x4Mul()
+      .get(w).get(j).i32Add().v128Load().f32x4Mul().v128Store(),
+    () => c.get(y).get(off).i32Add().get(j).i32Add().get(x).get(off).i32Add().get(j).i32Add().f32Load().get(rs).f32Mul()
+      .get(w).get(j).i32Add().f32Load().f32Mul().f32Store());
+  c.get(stats).get(r).i32(2).i32Shl().i32Add().get(rs).f32Store();
+  c.get(r).i32(1).i32Add().set(r).br(0);
+  c.end().end();
+  return c;
+}
+
+/** rmsNormGrad(dy, x, dx, rows, D, w, stats): dx = r·(dy·w − x·r²·mean(dy·w·x)), r from stats as rmsNorm wrote it. */
+function rmsNormGrad(): Code {
+  const [dy, x, dx, rows, D, w, stats] = [0, 1, 2, 3, 4, 5, 6];
+  const c = new Code([I32, I32, I32, I32, I32, I32, I32]);
+  const r = c.local(I32);
+  const off = c.local(I32);
+  const j = c.local(I32);
+  const nB = c.local(I32);
+  const n4B = c.local(I32);
+  const acc = c.local(V128);
+  const rv = c.local(V128);
+  const cv = c.local(V128);
+  const sum = c.local(F32);
+  const rs = c.local(F32);
+  const cc = c.local(F32);
+  c.get(D).i32(2).i32Shl().set(nB);
+  c.get(D).i32(-4).i32And().i32(2).i32Shl().set(n4B);
+  c.i32(0).set(r);
+  c.block().loop();
+  c.get(r).get(rows).i32GeS().brIf(1);
+  c.get(r).get(nB).i32Mul().set(off);
+  c.get(stats).get(r).i32(2).i32Shl().i32Add().f32Load().tee(rs).f32x4Splat().set(rv);
+  // Σ dy·w·x
+  c.f32(0).f32x4Splat().set(acc);
+  c.f32(0).set(sum);
+  emitRowLoop(c, j, nB, n4B,
+    () => c.get(acc).get(dy).get(off).i32Add().get(j).i32Add().v128Load().get(w).get(j).i32Add().v128Load().f32x4Mul()
+      .get(x).get(off).i32Add().get(j).i32Add().v128Load().f32x4Mul().f32x4Add().set(acc),
+    () => c.get(sum).get(dy).get(off).i32Add().get(j).i32Add().f32Load().get(w).get(j).i32Add().f32Load().f32Mul()
+      .get(x).get(off).i32Add().get(j).i32Add().f32Load().f32Mul().f32Add().set(sum));
+  emitHorizontal(c, acc, 'add');
+  // c = r²·Σ / D
+  c.get(sum).f32Add().get(rs).f32Mul().get(rs).f32Mul().get(D).f32ConvertI32S().f32Div().tee(cc).f32x4Splat().set(cv);
+  // dx = r·(dy·w − x·c)
+  emitRowLoop(c, j, nB, n4B,
+    () => c.get(dx).get(off).i32Add().get(j).i32Add()
+      .get(dy).get(off).i32Add().get(j).i32Add().v128Load().get(w).get(j).i32Add().v128Load().f32x4Mul()
+      .get(x).get(off).i32Add().get(j).i32Add().v128Load().get(cv).f32x4Mul().f32x4Sub().get(rv).f32x4Mul().v128Store(),
+    () => c.get(dx).get(off).i32Add().get(j).i32Add()
+      .get(dy).get(off).i32Add().get(j).i32Add().f32Load().get(w).get(j).i32Add().f32Load().f32Mul()
+      .get(x).get(off).i32Add().get(j).i32Add().f32Load().get(cc).f32Mul().f32Sub().get(rs).f32Mul().f32Store());
+  c.get(r).i32(1).i32Add().set(r).br(0);
+  c.end().end();
+  return c;
+}
+
 /** geluGrad(dy, x, s, dx, n) for n floats (n % 4 == 0): dx = dy·(s + x·s(1 − s)·2c(1 + 3k x²)). */
 function geluGrad(): Code {
   const [dy, x, s, dx, n] = [0, 1, 2, 3, 4];
@@ -710,6 +801,67 @@ function adamw(): Code {
   return c;
 }
 
+/** v128 local s = σ(v) = 1 / (1 + e^(−v)) for the v128 local v (SwiGLU's gate). */
+function emitSigmoid(c: Code, k: Consts, v: number, s: number, z: number, t: { n: number; g: number }): void {
+  c.get(k.get(0)).get(v).f32x4Sub().set(z);
+  emitExp(c, k, z, s, t, false);
+  c.get(k.get(1)).get(k.get(1)).get(s).f32x4Add().f32x4Div().set(s);
+}
+
+/** swiglu(g, u, y, n): y = g · σ(g) · u over n floats (n % 4 == 0). */
+function swiglu(): Code {
+  const [g, u, y, n] = [0, 1, 2, 3];
+  const c = new Code([I32, I32, I32, I32]);
+  const i = c.local(I32);
+  const end = c.local(I32);
+  const v = c.local(V128);
+  const z = c.local(V128);
+  const s = c.local(V128);
+  const t = { n: c.local(V128), g: c.local(V128) };
+  const k = new Consts(c);
+  c.get(n).i32(2).i32Shl().set(end);
+  c.i32(0).set(i);
+  c.block().loop();
+  c.get(i).get(end).i32GeS().brIf(1);
+  c.get(g).get(i).i32Add().v128Load().set(v);
+  emitSigmoid(c, k, v, s, z, t);
+  c.get(y).get(i).i32Add().get(v).get(s).f32x4Mul().get(u).get(i).i32Add().v128Load().f32x4Mul().v128Store();
+  c.get(i).i32(16).i32Add().set(i);
+  c.br(0).end().end();
+  return c;
+}
+
+/** swigluGrad(dy, g, u, dg, du, n): dg = dy·u·σ(g)·(1 + g·(1 − σ(g))), du = dy·g·σ(g) (n % 4 == 0). */
+function swigluGrad(): Code {
+  const [dy, g, u, dg, du, n] = [0, 1, 2, 3, 4, 5];
+  const c = new Code([I32, I32, I32, I32, I32, I32]);
+  const i = c.local(I32);
+  const end = c.local(I32);
+  const v = c.local(V128);
+  const z = c.local(V128);
+  const s = c.local(V128);
+  const d = c.local(V128);
+  const t = { n: c.local(V128), g: c.local(V128) };
+  const k = new Consts(c);
+  const one = k.get(1);
+  c.get(n).i32(2).i32Shl().set(end);
+  c.i32(0).set(i);
+  c.block().loop();
+  c.get(i).get(end).i32GeS().brIf(1);
+  c.get(g).get(i).i32Add().v128Load().set(v);
+  emitSigmoid(c, k, v, s, z, t);
+  // d = dy · σ(g)
+  c.get(dy).get(i).i32Add().v128Load().get(s).f32x4Mul().set(d);
+  c.get(du).get(i).i32Add().get(d).get(v).f32x4Mul().v128Store();
+  c.get(dg).get(i).i32Add();
+  c.get(d).get(u).get(i).i32Add().v128Load().f32x4Mul();
+  c.get(one).get(v).get(one).get(s).f32x4Sub().f32x4Mul().f32x4Add();
+  c.f32x4Mul().v128Store();
+  c.get(i).i32(16).i32Add().set(i);
+  c.br(0).end().end();
+  return c;
+}
+
 export function simdModuleBytes(): Uint8Array<ArrayBuffer> {
   return buildModule(
     {
@@ -725,6 +877,10 @@ export function simdModuleBytes(): Uint8Array<ArrayBuffer> {
       attentionValues: attentionValues(),
       expInPlace: expInPlace(),
       adamw: adamw(),
+      swiglu: swiglu(),
+      rmsNorm: rmsNorm(),
+      rmsNormGrad: rmsNormGrad(),
+      swigluGrad: swigluGrad(),
     },
     16,
   );

@@ -12,6 +12,10 @@ interface Exports {
   memory: WebAssembly.Memory;
   gelu(x: number, y: number, s: number, n: number): void;
   geluGrad(dy: number, x: number, s: number, dx: number, n: number): void;
+  swiglu(g: number, u: number, y: number, n: number): void;
+  rmsNorm(x: number, y: number, rows: number, D: number, w: number, eps: number, stats: number): void;
+  rmsNormGrad(dy: number, x: number, dx: number, rows: number, D: number, w: number, stats: number): void;
+  swigluGrad(dy: number, g: number, u: number, dg: number, du: number, n: number): void;
   softmaxGradRows(dp: number, p: number, rows: number, S: number, scale: number): void;
   layerNorm(x: number, y: number, rows: number, D: number, gamma: number, beta: number, eps: number, stats: number): void;
   attentionScores(q: number, k: number, sc: number, BH: number, T: number, S: number, Sp: number, hd: number, kvs: number, scale: number): void;

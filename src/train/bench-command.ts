@@ -1,8 +1,10 @@
 /**
- * `colora bench`: LoRA training and greedy-generation throughput of a random-init GPT-2 on the
- * workload of ../shared/bench/torch_reference.py (same defaults, same timing rules), through the
- * code `colora train` runs: GPT2 (src/model), LoRA injection (src/adapters), trainLocally with
- * AdamW and the batch loss (src/train), and the model's batched greedy generate with KV cache.
+ * `colora bench`: LoRA training and greedy-generation throughput of a random-init decoder (GPT-2,
+ * or Llama with --arch llama) on the workload of ../shared/bench/torch_reference.py (same
+ * defaults, same timing rules; bench-workload.ts), through the code `colora train` runs: the
+ * model behind the CausalLM interface (src/model), LoRA injection on the family's default
+ * targets (src/adapters), trainLocally with AdamW and the batch loss (src/train), and the
+ * model's batched greedy generate with KV cache.
  *
  * Timing as the reference: training tokens/s = batch·(ctx − 1) / median step time over the steps
  * after the first (warm-up; for an even count the upper median); generation tokens/s =
@@ -21,48 +23,23 @@ import * as tf from '@tensorflow/tfjs';
 import { InjectedAdapter, targetedLinears } from '../adapters/inject.js';
 import { initialState } from '../adapters/state.js';
 import type { BackendName } from '../config/schema.js';
-import type { GPT2Config } from '../model/config.js';
 import { generate } from '../model/generate.js';
-import { GPT2, gpt2ParamShapes } from '../model/gpt2.js';
-import type { Example } from '../train/batch.js';
-import { trainLocally } from '../train/local-training.js';
-import { UsageError } from '../util/errors.js';
+import { trainLocally } from './local-training.js';
 import { Rng } from '../util/rng.js';
-import { initBackend } from './backend.js';
-import { getBlas } from './blas.js';
-import { formatProfile, profileKernels, type Profile } from './profile.js';
-import { getSimd } from './simd/runtime.js';
+import { initBackend } from '../engine/backend.js';
+import { getBlas } from '../engine/blas.js';
+import { benchAdapterConfig, benchExamples, benchModel, benchTokens, benchTrainOptions, workloadFrom, type Workload, type WorkloadOptions } from './bench-workload.js';
+import { formatProfile, profileKernels, type Profile } from '../engine/profile.js';
+import { getSimd } from '../engine/simd/runtime.js';
 
-export interface BenchOptions {
+export type { Workload } from './bench-workload.js';
+
+export interface BenchOptions extends WorkloadOptions {
   backend?: BackendName;
-  layers?: number;
-  d?: number;
-  heads?: number;
-  vocab?: number;
-  ctx?: number;
-  batch?: number;
-  rank?: number;
-  gen?: number;
-  steps?: number;
-  /** Untimed warm-up training steps (and ⌈n/4⌉ generations) first; default 20 on the cpu engine, else 0. */
-  warmup?: number;
   json?: boolean;
   /** Also print a per-kernel profile of one training step and one generation (stderr). */
   profile?: boolean;
   seed?: number;
-}
-
-export interface Workload {
-  layers: number;
-  d: number;
-  heads: number;
-  vocab: number;
-  ctx: number;
-  batch: number;
-  rank: number;
-  gen: number;
-  steps: number;
-  warmup: number;
 }
 
 export interface BenchResult {
@@ -92,30 +69,9 @@ export interface BenchResult {
 }
 
 const PROMPT = 64;
-const LORA_SCALE = 2; // the reference's LoRALinear scale (alpha / r)
 
 /** The warm-up's default: 20 steps where a JIT must settle (the fast cpu engine), else none. */
 export const DEFAULT_WARMUP_CPU = 20;
-
-function workloadFrom(o: BenchOptions, backend: string): Workload {
-  const w: Workload = {
-    layers: o.layers ?? 4,
-    d: o.d ?? 256,
-    heads: o.heads ?? 4,
-    vocab: o.vocab ?? 512,
-    ctx: o.ctx ?? 128,
-    batch: o.batch ?? 8,
-    rank: o.rank ?? 8,
-    gen: o.gen ?? 32,
-    steps: o.steps ?? 6,
-    warmup: o.warmup ?? (backend === 'cpu' ? DEFAULT_WARMUP_CPU : 0),
-  };
-  if (w.d % w.heads !== 0) throw new UsageError(`--d ${w.d} is not a multiple of --heads ${w.heads}`);
-  if (w.ctx < 2) throw new UsageError(`--ctx ${w.ctx}: need at least 2 tokens (one input, one target)`);
-  if (w.steps < 2) throw new UsageError(`--steps ${w.steps}: need at least 2 (the first is warm-up)`);
-  if (!Number.isInteger(w.warmup) || w.warmup < 0) throw new UsageError(`--warmup ${w.warmup}: need a whole number of steps, 0 or more`);
-  return w;
-}
 
 /** The reference's median: sorted(times[1:])[len // 2] (upper median for an even count). */
 function timedMedian(times: number[]): number {
@@ -123,54 +79,19 @@ function timedMedian(times: number[]): number {
   return t[Math.floor(t.length / 2)];
 }
 
-/** GPT-2 initialisation as the reference: N(0, 0.02) matrices, zero biases, unit LayerNorm gains. */
-function randomModel(w: Workload, seed: number): GPT2 {
-  const config: GPT2Config = {
-    vocabSize: w.vocab,
-    nPositions: w.ctx + w.gen,
-    nEmbd: w.d,
-    nLayer: w.layers,
-    nHead: w.heads,
-    nInner: 4 * w.d,
-    activation: 'gelu_new',
-    layerNormEpsilon: 1e-5,
-    tieWordEmbeddings: true,
-  };
-  const rng = Rng.derive(seed, 'bench-init');
-  const arrays = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [name, shape] of gpt2ParamShapes(config)) {
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    if (/ln_(1|2|f)\.weight$/.test(name)) data.fill(1);
-    else if (shape.length >= 2) rng.fillNormal(data, 0.02);
-    arrays.set(name, { shape, data });
-  }
-  return GPT2.fromArrays(config, arrays);
-}
-
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const seed = o.seed ?? 0;
   const choice = await initBackend(o.backend ?? 'auto');
-  const w = workloadFrom(o, choice.name);
-  const model = randomModel(w, seed);
-  const adapterCfg = { rank: w.rank, alpha: LORA_SCALE * w.rank, targets: ['attn.c_attn'], dropout: 0, personal: false };
+  const w = workloadFrom(o, choice.name === 'cpu' ? DEFAULT_WARMUP_CPU : 0);
+  const { model, params: baseParams } = benchModel(w, seed);
+  const adapterCfg = benchAdapterConfig(w);
   const newAdapter = (adapterSeed: number) => new InjectedAdapter(model, adapterCfg, initialState(targetedLinears(model, adapterCfg.targets), w.rank, false, adapterSeed));
   let adapter: InjectedAdapter | undefined;
   try {
-    const rng = Rng.derive(seed, 'bench-data');
-    const tokens = Array.from({ length: w.batch }, () => Array.from({ length: w.ctx }, () => rng.int(0, w.vocab - 1)));
-    const examples: Example[] = tokens.map((seq) => ({ promptIds: seq.slice(0, 1), targetIds: seq.slice(1) }));
+    const tokens = benchTokens(w, seed);
+    const examples = benchExamples(tokens);
     const prompts = tokens.map((seq) => seq.slice(0, Math.min(PROMPT, w.ctx)));
-    const trainOpts = (steps: number, onStep?: (loss: number) => void) => ({
-      steps,
-      batchSize: w.batch,
-      lr: 1e-3,
-      warmupSteps: 0,
-      firstStep: 0,
-      optimizer: { kind: 'adamw' as const, betas: [0.9, 0.999] as [number, number], weightDecay: 0.01, gradClip: 0 },
-      padId: 0,
-      where: 'bench',
-      onStep,
-    });
+    const trainOpts = (steps: number, onStep?: (loss: number) => void) => benchTrainOptions(w, steps, onStep);
     const timeSteps = async (vars: tf.Variable[], steps: number, batchSeed: string) => {
       const ms: number[] = [];
       let last = performance.now();
@@ -221,7 +142,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       profile = { train, generate: gen };
     }
 
-    const params = [...model.namedParams().values()].reduce((s, t) => s + t.size, 0) + vars.reduce((s, v) => s + v.size, 0);
+    const params = baseParams + vars.reduce((s, v) => s + v.size, 0);
     const sortedGen = genMs.slice().sort((a, b) => a - b);
     const blas = getBlas();
     return {
@@ -271,7 +192,7 @@ export async function benchCommand(opts: Record<string, unknown>): Promise<void>
   const m = r.model;
   const lines = [
     `colora bench: backend ${r.backend} (tfjs '${r.tf_backend}'${r.backend === 'cpu' ? `, BLAS ${r.blas}, threads ${r.threads}, SIMD ${r.simd ? 'on' : 'off'}` : ''})`,
-    `workload: ${m.layers} layers, d ${m.d}, ${m.heads} heads, vocab ${m.vocab}, ctx ${m.ctx}, batch ${m.batch}, LoRA rank ${m.rank}; ${r.params} parameters`,
+    `workload: ${m.arch}, ${m.layers} layers, d ${m.d}, ${m.heads} heads${m.arch === 'llama' ? ` (${m.kvHeads} kv heads), SwiGLU ${m.ffn}` : ''}, vocab ${m.vocab}, ctx ${m.ctx}, batch ${m.batch}, LoRA rank ${m.rank} on ${benchAdapterConfig(m).targets.join(', ')}; ${r.params} parameters`,
     ...(m.warmup > 0
       ? [`warm-up:  ${m.warmup} training steps (${r.warmup_step_ms[0]} ms first, ${r.warmup_step_ms[r.warmup_step_ms.length - 1]} ms last) and ${r.warmup_generate_ms.length} generations (${r.warmup_generate_ms.join(', ')} ms), untimed`]
       : []),

@@ -1,14 +1,17 @@
 /**
  * `colora generate`: greedy decoding from a prompt (text or ids) with a model and optionally a
  * PEFT adapter. Prints the text (or ids) or, with --json, one object with ids and log-probs.
+ * It sits in src/adapters because it uses adapters, the model and the tokenizer, all below it.
+ * A text prompt starts with the tokenizer's prefix (BOS for Llama-style tokenizers).
  */
 import { UsageError } from '../util/errors.js';
-import { loadGPT2, resolveModelDir } from './checkpoint.js';
-import { generate } from './generate.js';
+import { resolveModelDir } from '../model/checkpoint.js';
+import { loadModel, modelInfo } from '../model/families.js';
+import { generate } from '../model/generate.js';
+import { endOfSequence } from '../model/generation-config.js';
 import { loadTokenizer } from '../tokenizer/load.js';
-import { loadGPT2Config } from './config.js';
 import { initBackend } from '../engine/backend.js';
-import { applyAdapterDir } from '../adapters/peft-io.js';
+import { applyAdapterDir } from './peft-io.js';
 import type { BackendName } from '../config/schema.js';
 
 export interface GenerateCommandOptions {
@@ -43,33 +46,38 @@ export async function generateCommand(
   }
   const modelDir = resolveModelDir(opts.model);
   // Validate what can be validated before the backend starts (it reports its choice on stderr).
-  const early = opts.inputIds !== undefined ? parseInputIds(opts.inputIds, loadGPT2Config(modelDir).vocabSize) : undefined;
+  const early = opts.inputIds !== undefined ? parseInputIds(opts.inputIds, modelInfo(modelDir).vocabSize) : undefined;
   await initBackend((opts.backend ?? 'auto') as BackendName);
-  const model = loadGPT2(modelDir);
+  const { model } = loadModel(modelDir);
   try {
     const tokenizer = await loadTokenizer(modelDir);
     let inputIds: number[];
     if (early) inputIds = early;
     else {
       if (!tokenizer) throw new UsageError(`--prompt: ${modelDir} has no tokenizer; pass token ids with --input-ids instead`);
-      inputIds = tokenizer.encode(opts.prompt!);
-      if (inputIds.length === 0) throw new UsageError('--prompt: the text encodes to no tokens');
+      const text = tokenizer.encode(opts.prompt!);
+      if (text.length === 0) throw new UsageError('--prompt: the text encodes to no tokens');
+      inputIds = [...(tokenizer.prefixIds ?? []), ...text];
+      const outside = inputIds.find((id) => !(id >= 0 && id < model.info.vocabSize));
+      if (outside !== undefined)
+        throw new UsageError(`${modelDir}: tokenizer.json gives token id ${outside} for the prompt, outside the model's vocab_size ${model.info.vocabSize}`);
     }
-    if (inputIds.length >= model.config.nPositions) {
-      throw new UsageError(`generate: the prompt has ${inputIds.length} tokens; the model's n_positions (${model.config.nPositions}) leaves no room to generate`);
+    const ctx = model.info.contextLength;
+    if (inputIds.length >= ctx) {
+      throw new UsageError(`generate: the prompt has ${inputIds.length} tokens; the model's context length (${ctx}) leaves no room to generate`);
     }
 
     if (opts.adapter !== undefined) applyAdapterDir(model, opts.adapter);
 
-    const eosId = model.config.eosTokenId ?? tokenizer?.eosTokenId;
+    const { stopIds } = endOfSequence(modelDir, model.info, tokenizer?.eosTokenId);
     const { outputIds, logprobs } = await generate(model, [inputIds], {
       maxNewTokens: opts.maxNewTokens ?? 32,
-      eosId,
+      eosId: stopIds,
       ignoreEos: opts.ignoreEos ?? false,
     });
     const out = outputIds[0];
     // The text leaves out a final end-of-sequence token.
-    const shown = eosId !== undefined && out[out.length - 1] === eosId && !opts.ignoreEos ? out.slice(0, -1) : out;
+    const shown = stopIds.includes(out[out.length - 1]) && !opts.ignoreEos ? out.slice(0, -1) : out;
     const text = tokenizer?.decode(shown);
 
     if (opts.json) {
