@@ -22,6 +22,12 @@ const nonNegInt = z.int().min(0);
 export const ClientSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a name of letters, digits, _ . -'),
   tasks: z.array(z.string().min(1)).min(1),
+  /**
+   * The client runs its own worker (`colora worker --client NAME`): with `train.distribute:
+   * clients` and `--queue`, its updates and evaluation run there, on its data, and its personal
+   * factors stay there (docs/distributed.md). Without --queue it changes nothing.
+   */
+  pinned: z.boolean().optional(),
 });
 export type ClientSpec = z.output<typeof ClientSchema>;
 

@@ -15,8 +15,8 @@ import { modelIdentity } from '../model/identity.js';
 import { cellLine, finishSweep, runCell, type SweepOutcome } from '../experiment/sweep.js';
 import { encoderOf, openSession } from '../experiment/session.js';
 import { prepareClients } from '../experiment/prepare-data.js';
-import { TrainingStopped } from '../experiment/run-method.js';
-import { remoteFitRound } from './round-jobs.js';
+import { clientInfos, TrainingStopped } from '../experiment/run-method.js';
+import { remoteEvaluate, remoteFitRound } from './round-jobs.js';
 import { cellDir, rebuildRunFiles, writeResolvedConfig, type Cell, type StopLog } from '../experiment/run-layout.js';
 import { planCells, type CellPlan } from '../experiment/resume-plan.js';
 import { currentCommand, withRunLock } from '../experiment/run-lock.js';
@@ -24,7 +24,7 @@ import { removeStaleTempFiles } from '../util/atomic.js';
 import { RunError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import { unpackCellFiles } from './cell-files.js';
-import { artifactsRunDir, CELL_QUEUE, CellResultSchema, cellJobId, configHash, describeIssues, KEY_PREFIX, PROTOCOL_VERSION, type CellJob } from './protocol.js';
+import { artifactsRunDir, CELL_QUEUE, clientQueueName, CellResultSchema, cellJobId, configHash, describeIssues, KEY_PREFIX, PROTOCOL_VERSION, type CellJob } from './protocol.js';
 import { maskUrl, type QueueUrl } from './queue-url.js';
 import { openRedis } from './redis-connection.js';
 
@@ -80,6 +80,7 @@ async function coordinate(loaded: LoadedConfig, o: CoordinatorOptions): Promise<
   });
   const enqueue = (id: string, p: CellPlan) => queue.add('cell', payload(p), { jobId: id, attempts: 1, removeOnComplete: false, removeOnFail: false });
 
+  const closers: (() => Promise<void>)[] = [];
   let stop: StopLog | undefined;
   let stopError: RunError | undefined;
   let backend: string | undefined;
@@ -90,13 +91,27 @@ async function coordinate(loaded: LoadedConfig, o: CoordinatorOptions): Promise<
       if (finishedBefore > 0) progress.tick(`${finishedBefore} cells already finished`, finishedBefore);
       log(`colora: ${pending.size} of ${plans.length} cells to run here, their client updates on the workers of ${o.queue.masked} (sweep ${sweep}); start workers with: colora worker --queue ${o.queue.masked}`);
       const session = await openSession(loaded.modelDir, config.backend);
+      const clientQueues = new Map<string, Queue>();
+      const clientQueue = (name: string) => {
+        let q = clientQueues.get(name);
+        if (!q) {
+          q = new Queue(clientQueueName(name), { connection, prefix: KEY_PREFIX });
+          q.on('error', () => {});
+          clientQueues.set(name, q);
+        }
+        return q;
+      };
+      closers.push(async () => {
+        for (const q of clientQueues.values()) await q.close();
+      });
       backend = session.backend;
       const tasks = openTaskSource(config.data.tasks_dir);
       for (const p of pending.values()) {
         const clients = prepareClients(p.cell.grouping.clients, config.data, tasks, encoderOf(session), p.cell.seed);
-        const fitRound = remoteFitRound({ queue, sweep, config: plainConfig, cell: ref(p.cell), inputs: p.inputs, fingerprint: p.fingerprint, pollMs: o.pollMs });
+        const pinned = new Set(p.cell.grouping.clients.filter((c) => c.pinned).map((c) => c.name));
+        const jobs = { queue, pinned, clientQueue, clients: clientInfos(clients), sweep, config: plainConfig, cell: ref(p.cell), inputs: p.inputs, fingerprint: p.fingerprint, pollMs: o.pollMs };
         try {
-          const record = await runCell(session, config, p.cell, clients, o.out, p, fitRound);
+          const record = await runCell(session, config, p.cell, clients, o.out, p, { fitRound: remoteFitRound(jobs), remoteClients: { pinned, evaluate: remoteEvaluate(jobs) } });
           rebuildRunFiles(o.out, config, { backend, kind: 'sweep' });
           progress.tick(cellLine(record));
         } catch (e) {
@@ -216,6 +231,7 @@ async function coordinate(loaded: LoadedConfig, o: CoordinatorOptions): Promise<
     }
   } finally {
     progress.stop();
+    for (const c of closers) await c();
     await queue.close();
     await connection.quit().catch(() => connection.disconnect());
   }

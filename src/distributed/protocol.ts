@@ -107,7 +107,11 @@ export const UpdateJobSchema = z.strictObject({
   trainable: z.array(z.enum(TENSORS as unknown as [TensorName, ...TensorName[]])),
   steps: z.number().int().positive(),
   download: WireState,
+  /** The unit's state from earlier rounds; empty for a pinned client, which keeps it on its disk. */
   kept: WireState,
+  pinned: z.boolean(),
+  /** Every client's name and training-set size (the strategy's units and FedAvg weights). */
+  clients: z.array(z.strictObject({ name: z.string(), numExamples: z.number().int().nonnegative() })),
 });
 export type UpdateJob = z.infer<typeof UpdateJobSchema>;
 
@@ -123,6 +127,40 @@ export const UpdateResultSchema = z.strictObject({
   stopped: z.strictObject({ message: z.string(), stop: z.record(z.string(), z.unknown()) }).optional(),
 });
 export type UpdateResult = z.infer<typeof UpdateResultSchema>;
+
+/** A pinned client's evaluation: the last broadcast; the client adds what it kept and scores itself. */
+export const EvalJobSchema = z.strictObject({
+  protocol: z.number().int(),
+  kind: z.literal('evaluate'),
+  sweep: z.string().regex(/^[0-9a-f]{16}$/),
+  config: z.record(z.string(), z.unknown()),
+  cell: CellRef,
+  inputs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+  fingerprint: z.string(),
+  client: z.string().min(1),
+  download: WireState,
+  clients: z.array(z.strictObject({ name: z.string(), numExamples: z.number().int().nonnegative() })),
+});
+export type EvalJob = z.infer<typeof EvalJobSchema>;
+
+export const EvalResultSchema = z.strictObject({
+  protocol: z.number().int(),
+  kind: z.literal('evaluate'),
+  sweep: z.string(),
+  worker: z.string(),
+  /** results.csv rows (scores only: no predictions, no prompts). */
+  rows: z.array(z.record(z.string(), z.unknown())),
+});
+export type EvalResult = z.infer<typeof EvalResultSchema>;
+
+/** The queue of client NAME's pinned worker (`colora worker --client NAME`). */
+export function clientQueueName(client: string): string {
+  return `client-${encodeURIComponent(client)}`;
+}
+
+export function evalJobId(sweep: string, c: CellRef, client: string): string {
+  return `evaluate.${sweep}.${encodeURIComponent(c.grouping)}.${c.seed}.${c.method}.${encodeURIComponent(client)}`;
+}
 
 /** Deterministic id of one unit's update in one round of one cell. */
 export function updateJobId(sweep: string, c: CellRef, round: number, unit: string): string {

@@ -19,13 +19,10 @@ export interface WorkerCommandOptions {
 export async function workerCommand(o: WorkerCommandOptions): Promise<void> {
   const queue = parseQueueUrl(o.queue);
   if (o.tasksDir && !o.client) throw new UsageError('--tasks-dir goes with --client NAME (a pinned client reads its tasks from its own disk)');
-  // Refused rather than ignored: a worker that silently served every client would send a pinned
-  // client's personal factors and data where its owner said they must not go.
-  if (o.client) throw new UsageError(`--client ${o.client}: pinned clients are not implemented yet (docs/distributed.md, "Pinned clients"); run an unpinned worker, or keep this client's cells in-process`);
   await probeRedis(queue);
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  log(`colora worker: serving ${queue.masked}${o.concurrency && o.concurrency > 1 ? ` (${o.concurrency} at a time)` : ''}`);
-  const w = startWorker({ queue, concurrency: o.concurrency, backend: o.backend, maxJobs: o.maxJobs, idleExitSeconds: o.idleExit, artifacts: o.artifacts, tasksDir: o.tasksDir, log });
+  log(`colora worker: serving ${queue.masked}${o.client ? ` for client ${o.client} only` : ''}${o.concurrency && o.concurrency > 1 ? ` (${o.concurrency} at a time)` : ''}`);
+  const w = startWorker({ queue, concurrency: o.concurrency, backend: o.backend, maxJobs: o.maxJobs, idleExitSeconds: o.idleExit, artifacts: o.artifacts, tasksDir: o.tasksDir, client: o.client, log });
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;

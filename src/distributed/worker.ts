@@ -6,11 +6,11 @@
  * from its last finished round).
  */
 import { hostname } from 'node:os';
-import { Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { BackendName } from '../config/schema.js';
 import { runCellJob } from './cell-job.js';
-import { runUpdateJob } from './update-job.js';
-import { CELL_QUEUE, KEY_PREFIX } from './protocol.js';
+import { runEvalJob, runUpdateJob } from './update-job.js';
+import { CELL_QUEUE, clientQueueName, KEY_PREFIX } from './protocol.js';
 import type { QueueUrl } from './queue-url.js';
 import { openRedis } from './redis-connection.js';
 import { SessionPool } from './session-pool.js';
@@ -29,6 +29,8 @@ export interface WorkerOptions {
   idleExitSeconds?: number;
   artifacts?: string;
   tasksDir?: string;
+  /** Serve only this pinned client's updates and evaluation (its own queue). */
+  client?: string;
   log: (line: string) => void;
 }
 
@@ -51,7 +53,7 @@ export function startWorker(o: WorkerOptions): RunningWorker {
   const name = `${hostname()}:${process.pid}`;
 
   const worker: Worker = new Worker(
-    CELL_QUEUE,
+    o.client !== undefined ? clientQueueName(o.client) : CELL_QUEUE,
     async (job: Job) => {
       started++;
       active++;
@@ -61,10 +63,17 @@ export function startWorker(o: WorkerOptions): RunningWorker {
       o.log(`colora worker: ${what} started`);
       try {
         const kind = (job.data as { kind?: unknown } | null)?.kind;
+        const opts = { backend: o.backend, tasksDir: o.tasksDir, client: o.client };
         const r =
           kind === 'update'
-            ? await runUpdateJob(job.data, pool, { backend: o.backend, tasksDir: o.tasksDir })
-            : await runCellJob(job.id!, job.data, pool, { backend: o.backend, artifacts: o.artifacts, tasksDir: o.tasksDir });
+            ? await runUpdateJob(job.data, pool, opts)
+            : kind === 'evaluate'
+              ? await runEvalJob(job.data, pool, opts)
+              : o.client !== undefined
+                ? (() => {
+                    throw new UnrecoverableError(`this worker is client ${o.client}'s: it runs that client's updates and evaluation only`);
+                  })()
+                : await runCellJob(job.id!, job.data, pool, { backend: o.backend, artifacts: o.artifacts, tasksDir: o.tasksDir });
         o.log(`colora worker: ${what} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
         return r;
       } catch (e) {
@@ -113,5 +122,7 @@ function describe(job: Job): string {
   const c = d?.cell;
   if (!c) return `job ${job.id}`;
   const where = `${String(c.grouping)}/${String(c.seed)}/${String(c.method)}`;
-  return d.kind === 'update' ? `update ${where} round ${Number(d.round) + 1} ${String(d.unit)} (job ${job.id})` : `cell ${where} (job ${job.id})`;
+  if (d.kind === 'update') return `update ${where} round ${Number(d.round) + 1} ${String(d.unit)} (job ${job.id})`;
+  if (d.kind === 'evaluate') return `evaluation ${where} (job ${job.id})`;
+  return `cell ${where} (job ${job.id})`;
 }

@@ -8,10 +8,10 @@ import type { ExperimentConfig, MethodName } from '../config/schema.js';
 import type { ModelSession } from './session.js';
 import { adapterConfigFrom, type AdapterConfig } from '../adapters/config.js';
 import { InjectedAdapter, targetedLinears } from '../adapters/inject.js';
-import { payloadBytes, type AdapterState } from '../adapters/state.js';
+import { payloadBytes, type AdapterState, type Payload } from '../adapters/state.js';
 import { saveAdapter } from '../adapters/peft-io.js';
 import { createStrategy } from '../methods/registry.js';
-import type { FitInstruction, FitResult, Strategy, StrategyContext } from '../methods/strategy.js';
+import type { ClientInfo, FitInstruction, FitResult, Strategy, StrategyContext } from '../methods/strategy.js';
 import type { Example } from '../train/batch.js';
 import { NonFiniteLossError, trainLocally } from '../train/local-training.js';
 import { RunError } from '../util/errors.js';
@@ -45,6 +45,12 @@ export interface MethodRunContext {
    * `strategy` as fitUnit would leave it.
    */
   fitRound?: (round: number, instructions: readonly FitInstruction[], strategy: Strategy) => Promise<UnitFit[]>;
+  /**
+   * Pinned clients (config `pinned: true`, with a queue coordinator): what they kept never reaches
+   * this process, so it neither saves their adapters nor evaluates them; `evaluate` sends the last
+   * broadcast to the client's own worker and gets its results rows back.
+   */
+  remoteClients?: { pinned: ReadonlySet<string>; evaluate: (client: string, download: Payload) => Promise<ResultRow[]> };
   /** The cell's inputs (cell-fingerprint.ts): training needs them for its round checkpoints. */
   inputs?: CellInputs;
 }
@@ -162,14 +168,19 @@ export async function fitUnit(
   };
 }
 
+/** Each client's name and training-set size (a strategy's units and FedAvg weights). */
+export function clientInfos(clients: readonly PreparedClient[]): ClientInfo[] {
+  return clients.map((c) => ({ name: c.name, numExamples: c.examples.length }));
+}
+
 /** The strategy context a method's strategy is built from (the same on the coordinator and workers). */
-export function strategyContext(ctx: Pick<MethodRunContext, 'session' | 'config' | 'seed' | 'clients'>): StrategyContext {
+export function strategyContext(ctx: Pick<MethodRunContext, 'session' | 'config' | 'seed'>, clients: readonly ClientInfo[]): StrategyContext {
   const { config } = ctx;
   return {
     adapter: config.adapter,
     layers: targetedLinears(ctx.session.model, adapterConfigFrom(config.adapter, false).targets),
     seed: ctx.seed,
-    clients: ctx.clients.map((c) => ({ name: c.name, numExamples: c.examples.length })),
+    clients: [...clients],
     localSteps: config.train.local_steps,
     clientFraction: config.train.client_fraction,
   };
@@ -275,8 +286,10 @@ export async function runMethod(ctx: MethodRunContext): Promise<MethodOutcome> {
   const { config, method } = ctx;
   let log: RoundLog[] = [];
   let adapters: EvalAdapters | undefined;
+  const pinned = ctx.remoteClients?.pinned ?? new Set<string>();
+  let evaluatePinned: ((client: string) => Promise<ResultRow[]>) | undefined;
   if (method !== 'base') {
-    const strategy = createStrategy(method, strategyContext(ctx));
+    const strategy = createStrategy(method, strategyContext(ctx, clientInfos(ctx.clients)));
     const adapterCfg = strategy.adapterConfig;
     const adapter = new InjectedAdapter(ctx.session.model, adapterCfg, strategy.adapterFor(ctx.clients[0].name));
     try {
@@ -284,11 +297,23 @@ export async function runMethod(ctx: MethodRunContext): Promise<MethodOutcome> {
     } finally {
       adapter.remove();
     }
-    for (const c of ctx.clients) saveAdapter(adaptersDir(ctx.dir, c.name), adapterCfg, strategy.adapterFor(c.name), ctx.modelName, ctx.session.family.peft);
+    for (const c of ctx.clients)
+      if (!pinned.has(c.name)) saveAdapter(adaptersDir(ctx.dir, c.name), adapterCfg, strategy.adapterFor(c.name), ctx.modelName, ctx.session.family.peft);
+    if (pinned.size > 0) {
+      // The last broadcast, as configureFit would send it after the last round (client_fraction 1).
+      const last = new Map(strategy.configureFit(config.train.rounds).map((ins) => [ins.unit, ins.download]));
+      evaluatePinned = (client) => ctx.remoteClients!.evaluate(client, last.get(client)!);
+    }
     writeCommunication(ctx.dir, communicationOf(strategy, log, ctx.clients.map((c) => c.name)));
     adapters = { config: adapterCfg, stateFor: (client) => strategy.adapterFor(client) };
   }
-  const final = adapters && { config: adapters.config, states: new Map(ctx.clients.map((c) => [c.name, adapters!.stateFor(c.name)])) };
+  const local = ctx.clients.filter((c) => !pinned.has(c.name));
+  const final = adapters && { config: adapters.config, states: new Map(local.map((c) => [c.name, adapters!.stateFor(c.name)])) };
   if (ctx.evaluate === false) return { log, rows: [], predictions: [], adapters: final };
-  return { log, ...(await evaluateClients(ctx, adapters)), adapters: final };
+  if (!evaluatePinned) return { log, ...(await evaluateClients(ctx, adapters)), adapters: final };
+  const here = await evaluateClients({ ...ctx, clients: local }, adapters);
+  const rows: ResultRow[] = [];
+  for (const c of ctx.clients)
+    rows.push(...(pinned.has(c.name) ? withCommunication(await evaluatePinned(c.name), readCommunication(ctx.dir)) : here.rows.filter((r) => r.client === c.name)));
+  return { log, rows, predictions: here.predictions, adapters: final };
 }

@@ -98,8 +98,8 @@ async function sweepLocked(loaded: LoadedConfig, o: SweepOptions, session?: Mode
  * Train and evaluate one cell of a sweep whose directory is `runDir`: adapters, predictions and,
  * last, its record (the commit point) with the cell's fingerprint, all where run-layout puts them.
  * The in-process sweep runs cells through this into --out; a queue worker into a directory of its
- * own; a `train.distribute: clients` coordinator passes `fitRound` to run the client updates on
- * its workers. `id` is the cell's inputs and fingerprint (resume-plan.ts); without it they are computed
+ * own; a `train.distribute: clients` coordinator passes `remote` to run the client updates (and pinned
+ * clients' evaluation) on its workers. `id` is the cell's inputs and fingerprint (resume-plan.ts); without it they are computed
  * from the session's model and the config's tasks.
  */
 export async function runCell(
@@ -109,7 +109,7 @@ export async function runCell(
   clients: PreparedClient[],
   runDir: string,
   id?: { inputs: CellInputs; fingerprint: string },
-  fitRound?: MethodRunContext['fitRound'],
+  remote?: Pick<MethodRunContext, 'fitRound' | 'remoteClients'>,
 ): Promise<CellRecord> {
   const inputs = id?.inputs ?? cellInputs(config, modelIdentity(s.modelDir), openTaskSource(config.data.tasks_dir), cell);
   const t0 = Date.now();
@@ -124,7 +124,7 @@ export async function runCell(
     dir: cellDir(runDir, 'sweep', cell),
     quiet: true,
     inputs,
-    fitRound,
+    ...remote,
   });
   const seconds = (Date.now() - t0) / 1000;
   const a = outcome.adapters;
