@@ -56,7 +56,7 @@ export async function killAll(ps: CliProcess[]): Promise<void> {
 }
 
 /** A sweep of 4 tiny cells (1 grouping × 2 seeds × local, colora) on the model in modelDir. */
-export function writeTinySweepConfig(dir: string, modelDir: string, name = 'queue', o: { distribute?: 'clients'; seeds?: number[] } = {}): string {
+export function writeTinySweepConfig(dir: string, modelDir: string, name = 'queue', o: { distribute?: 'clients'; seeds?: number[]; pinned?: boolean } = {}): string {
   const file = join(dir, `${name}.yaml`);
   writeFileSync(
     file,
@@ -72,7 +72,7 @@ sweep:
   seeds: [${(o.seeds ?? [0, 1]).join(', ')}]
   groupings:
     - name: g
-      clients: [{ name: a, tasks: [task205_remove_even_elements] }, { name: b, tasks: [task369_synthetic_remove_odds] }]
+      clients: [{ name: a, tasks: [task205_remove_even_elements]${o.pinned ? ', pinned: true' : ''} }, { name: b, tasks: [task369_synthetic_remove_odds] }]
 `,
   );
   return file;
