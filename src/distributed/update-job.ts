@@ -92,7 +92,7 @@ async function prepare(job: { config: Record<string, unknown>; cell: CellRef; in
   try {
     const tasksDir = o.tasksDir ?? config.data.tasks_dir;
     checkWorkerInputs(job, config, session, tasksDir, grouping, method, job.cell.seed, o.client);
-    const strategy = createStrategy(method, strategyContext({ session, config, seed: job.cell.seed }, job.clients));
+    const strategy = createStrategy(method, await strategyContext({ session, config, seed: job.cell.seed }, job.clients));
     const u = strategy.units.find((x) => x.name === unit);
     if (!u) throw new UnrecoverableError(`malformed job payload: no training unit '${unit}' in ${method}`);
     if (o.client !== undefined && (u.members.length !== 1 || u.members[0] !== o.client)) throw new UnrecoverableError(`this worker is client ${o.client}'s; the job is for ${unit}`);

@@ -51,6 +51,7 @@ export function cellInputs(config: ExperimentConfig, model: ModelIdentity, tasks
   flatten('data', data, out);
   for (const c of cell.grouping.clients) for (const t of c.tasks) out[`tasks.${t}`] = taskHash(tasks.load(t, need));
   flatten('adapter', config.adapter, out);
+  if (cell.method === 'colora') flatten('colora', config.colora, out); // CoLoRA's options change only its cells
   const { distribute: _where, ...train } = config.train; // where updates run never changes the numbers
   flatten('train', train, out);
   flatten('eval', config.eval, out);

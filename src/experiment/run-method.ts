@@ -6,9 +6,10 @@
  */
 import type { ExperimentConfig, MethodName } from '../config/schema.js';
 import type { ModelSession } from './session.js';
-import { adapterConfigFrom, type AdapterConfig } from '../adapters/config.js';
+import { resolvedTargets, type AdapterConfig } from '../adapters/config.js';
 import { InjectedAdapter, targetedLinears } from '../adapters/inject.js';
-import { payloadBytes, type AdapterState, type Payload } from '../adapters/state.js';
+import { payloadBytes, type AdapterState, type FactorName, type Payload } from '../adapters/state.js';
+import { readFrozenWeights } from '../adapters/init.js';
 import { saveAdapter } from '../adapters/peft-io.js';
 import { createStrategy } from '../methods/registry.js';
 import type { ClientInfo, FitInstruction, FitResult, Strategy, StrategyContext } from '../methods/strategy.js';
@@ -76,6 +77,10 @@ export interface RoundLog {
   /** Bytes the server sent this client this round, and the client sent back (float32 values × 4; absent in logs of older runs). */
   bytes_down?: number;
   bytes_up?: number;
+  /** CoLoRA after this round's aggregation (methods/colora-core.ts): ‖S_i − S_i(0)‖/‖S_i(0)‖, max cond(S_i) over layers, personal share of ‖ΔW_i‖. */
+  core_change?: number;
+  core_cond?: number;
+  personal_share?: number;
 }
 
 export interface ResultRow {
@@ -133,7 +138,13 @@ export async function fitUnit(
   const firstStep = round * steps;
   let losses: number[];
   try {
+    const scales = (factors: readonly FactorName[]) => {
+      const m = ins.lrMultipliers;
+      return m ? adapter.variableFactors(factors).map((f) => m[f] ?? 1) : undefined;
+    };
     losses = await trainLocally(ctx.session.model, adapter.variables(ins.trainable), examples, Rng.derive(seed, 'batches', method, ins.unit, round), {
+      lrScales: scales(ins.trainable),
+      phases: ins.phases?.map((p) => ({ vars: adapter.variables(p.trainable), steps: p.steps, lrScales: scales(p.trainable) })),
       steps,
       batchSize: t.batch_size,
       lr: t.lr,
@@ -174,15 +185,17 @@ export function clientInfos(clients: readonly PreparedClient[]): ClientInfo[] {
 }
 
 /** The strategy context a method's strategy is built from (the same on the coordinator and workers). */
-export function strategyContext(ctx: Pick<MethodRunContext, 'session' | 'config' | 'seed'>, clients: readonly ClientInfo[]): StrategyContext {
+export async function strategyContext(ctx: Pick<MethodRunContext, 'session' | 'config' | 'seed'>, clients: readonly ClientInfo[]): Promise<StrategyContext> {
   const { config } = ctx;
   return {
     adapter: config.adapter,
-    layers: targetedLinears(ctx.session.model, adapterConfigFrom(config.adapter, false).targets),
+    layers: targetedLinears(ctx.session.model, resolvedTargets(config.adapter)),
     seed: ctx.seed,
     clients: [...clients],
     localSteps: config.train.local_steps,
     clientFraction: config.train.client_fraction,
+    colora: config.colora,
+    frozenWeights: needsFrozenWeights(config) ? await readFrozenWeights(ctx.session.model, resolvedTargets(config.adapter), `adapter.kind ${config.adapter.kind}`) : undefined,
   };
 }
 
@@ -221,6 +234,8 @@ async function train(ctx: MethodRunContext, adapter: InjectedAdapter, strategy: 
     const results: FitResult[] = fits.map((f) => f.result);
     log.push(...fits.map((f) => f.log));
     strategy.aggregateFit(round, results);
+    const diag = strategy.diagnostics?.(round);
+    if (diag) for (const row of log) if (row.round === round + 1 && diag.has(row.client)) Object.assign(row, diag.get(row.client));
     saveRoundCheckpoint(ckptDir, { round, fingerprint: fp, inputs, log, snapshot: strategy.snapshot() });
   }
   progress?.stop();
@@ -281,6 +296,11 @@ export async function evaluateClients(ctx: MethodRunContext, adapters: EvalAdapt
   return { rows: withCommunication(rows, adapters ? readCommunication(ctx.dir) : undefined), predictions };
 }
 
+/** The start decomposes the frozen weights: another adapter kind than lora, or CoLoRA's `svd` start. */
+function needsFrozenWeights(config: ExperimentConfig): boolean {
+  return config.adapter.kind !== 'lora' || (config.methods.includes('colora') && config.colora.shared_init === 'svd');
+}
+
 /** Train a method (unless `base`), save its adapters, and evaluate unless told not to. */
 export async function runMethod(ctx: MethodRunContext): Promise<MethodOutcome> {
   const { config, method } = ctx;
@@ -289,7 +309,7 @@ export async function runMethod(ctx: MethodRunContext): Promise<MethodOutcome> {
   const pinned = ctx.remoteClients?.pinned ?? new Set<string>();
   let evaluatePinned: ((client: string) => Promise<ResultRow[]>) | undefined;
   if (method !== 'base') {
-    const strategy = createStrategy(method, strategyContext(ctx, clientInfos(ctx.clients)));
+    const strategy = createStrategy(method, await strategyContext(ctx, clientInfos(ctx.clients)));
     const adapterCfg = strategy.adapterConfig;
     const adapter = new InjectedAdapter(ctx.session.model, adapterCfg, strategy.adapterFor(ctx.clients[0].name));
     try {
