@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { makeTinyModelDir } from './helpers/tiny-model.js';
@@ -118,4 +118,21 @@ test('no Redis at the URL: exit 2 within a few seconds, one line naming the mask
     assert.match(p.stderr(), new RegExp(`^colora: --queue: no Redis at redis://user:\\*\\*\\*\\*@127\\.0\\.0\\.1:${port} \\(.*\\)\\n$`));
     assert.ok(!p.stderr().includes('hunter2'));
   }
+});
+
+test('--artifacts: cell files travel through a shared directory, not Redis; a worker with --concurrency 2 --max-jobs 4 runs the sweep and exits', { skip, timeout: 120_000 }, async () => {
+  const out = join(work, 'artifacts-out');
+  const shared = join(work, 'shared-artifacts');
+  const w = spawnCli(['worker', '--queue', redis!.url, '--artifacts', shared, '--concurrency', '2', '--max-jobs', '4'], {}, procs);
+  await w.waitFor(/serving .*\(2 at a time\)/);
+  const coord = spawnCli(['sweep', '--config', config, '--out', out, '--queue', redis!.url, '--artifacts', shared], {}, procs);
+  const r = await coord.exited;
+  assert.equal(r.code, 0, coord.stderr());
+  assertSameSweep(reference, out);
+  const wr = await w.exited;
+  assert.equal(wr.code, 0, w.stderr());
+  assert.match(w.stderr(), /stopped after 4 job\(s\), 0 failed/);
+  // Two model copies (one per concurrent slot), not one per cell.
+  assert.ok((w.stderr().match(/loaded .* on backend/g) ?? []).length <= 2, w.stderr());
+  assert.deepEqual(readdirSync(shared), [], 'the coordinator removes each job directory after gathering it');
 });
