@@ -52,7 +52,11 @@ function syntheticSweep(): string {
           rows.push({ grouping: g.name, seed, method, client: c.name, task: c.tasks[0], rougeL: 20 + 10 * mi + seed + (g.name === 'similar' ? 5 : 0), exact_match: 5 * mi, n_test: 24 });
         if (method === 'base') continue;
         for (let round = 1; round <= 3; round++)
-          for (const c of g.clients) log.push({ grouping: g.name, seed, method, round, client: c.name, steps: 2, loss_mean: 2 / round + mi * 0.1, loss_last: 1.5 / round, lr: 0.003, seconds: 1 });
+          for (const c of g.clients)
+            log.push({
+              grouping: g.name, seed, method, round, client: c.name, steps: 2, loss_mean: 2 / round + mi * 0.1, loss_last: 1.5 / round, lr: 0.003, seconds: 1,
+              ...(method === 'colora' ? { core_change: 0.1 * round, core_cond: 1 + 0.5 * round, personal_share: 0.05 * round } : {}),
+            });
         for (const layer of ['h.0.attn.c_attn', 'h.1.attn.c_attn'])
           for (const k of [1, 4])
             sim.push({ grouping: g.name, seed, method, layer, client_a: g.clients[0].name, client_b: g.clients[1].name, k, value: g.name === 'similar' ? 0.6 : 0.1 });
@@ -81,7 +85,7 @@ test('report: summary with overview, task similarity and ± std; five figures as
     const r = await writeReport(dir);
     assert.deepEqual(r.plots.skipped, []);
     const names = r.plots.figures.map((f) => f.name);
-    assert.deepEqual(names, [`partner-groups_${T205}`, 'score-vs-similarity', 'gain-vs-similarity', 'colora-minus-baselines', 'subspace-similarity', 'training-loss']);
+    assert.deepEqual(names, [`partner-groups_${T205}`, 'score-vs-similarity', 'gain-vs-similarity', 'colora-minus-baselines', 'subspace-similarity', 'training-loss', 'colora-core']);
     assert.deepEqual(readdirSync(join(dir, 'plots')).sort(), names.flatMap((n) => [`${n}.png`, `${n}.svg`]).sort(), 'no temp files');
     for (const n of names) {
       const svg = readFileSync(join(dir, 'plots', `${n}.svg`), 'utf8');
@@ -103,12 +107,17 @@ test('report: summary with overview, task similarity and ± std; five figures as
     for (const s of ['subspace similarity (0–1)', 'block (attn.c_attn)', '>similar tasks (≥ 0.5)<', '>dissimilar tasks (&lt; 0.5)<', '>1<']) assert.ok(fig5.includes(s), `Figure 5 shows ${s}`);
     const loss = svg('training-loss');
     for (const s of ['training loss (nats/token)', 'cross-entropy per target token', '>round<', '>CoLoRA<']) assert.ok(loss.includes(s), `loss figure shows ${s}`);
+    const core = svg('colora-core');
+    for (const s of ['‖S_i − S_i(0)‖ / ‖S_i(0)‖', 'cond(S_i), max over layers', 'personal share of ‖ΔW_i‖', '>similar/c205<', '>round<']) assert.ok(core.includes(s), `core figure shows ${s}`);
 
     const md = readFileSync(join(dir, 'summary.md'), 'utf8');
     assert.match(md, /Sweep `synthetic`: 16 of 16 cells finished/);
     // colora (mi = 3): per seed 50 + seed (+5 for similar) → similar 55.5 ± 0.7.
     assert.match(md, /\| similar \| 0\.\d\d \| 25\.5 ± 0\.7 \| 35\.5 ± 0\.7 \| 45\.5 ± 0\.7 \| 55\.5 ± 0\.7 \|/);
     assert.match(md, /\| dissimilar \| 0\.0\d \| 20\.5 ± 0\.7 \|/);
+    // The cores at the last round (3): change 0.3, cond 2.5, personal share 0.15 for every client.
+    assert.match(md, /## CoLoRA's personal cores/);
+    assert.match(md, /\| similar \| 3 \| 0\.300 \(0\.300–0\.300\) \| 2\.500 \(2\.500–2\.500\) \| 0\.150 \(0\.150–0\.150\) \|/);
     assert.match(md, /Measured task similarity 0\.\d\d \(client pairs: c205–c369 0\.\d\d\)/);
     assert.match(md, /\| fedavg \| \+10\.0 ± 0\.0 \| \[\+10\.0, \+10\.0\] \* \| 2 of 2 seeds \|/, 'CoLoRA minus FedAvg, per seed, with its interval');
     assert.match(md, /\| similar \| colora \| 0\.600 \| 0\.600 \|/, 'subspace table');

@@ -69,7 +69,7 @@ export class InjectedAdapter {
     return s;
   }
 
-  /** The variables of the given factors, in a stable order (layer order, then A, B, S). */
+  /** The variables of the given factors, in a stable order (layer order, then the factors' order). */
   variables(factors: readonly FactorName[]): tf.Variable[] {
     const vars: tf.Variable[] = [];
     for (const layer of this.layers.values())
@@ -78,6 +78,13 @@ export class InjectedAdapter {
         if (v) vars.push(v);
       }
     return vars;
+  }
+
+  /** The factor of each variable `variables(factors)` returns, in the same order. */
+  variableFactors(factors: readonly FactorName[]): FactorName[] {
+    const out: FactorName[] = [];
+    for (const layer of this.layers.values()) for (const f of factors) if (layer.variable(f)) out.push(f);
+    return out;
   }
 
   remove(): void {

@@ -103,6 +103,7 @@ function checkStructure(src: YamlSource, config: ExperimentConfig): void {
   }
   const methods = new Set(config.methods);
   if (methods.size !== config.methods.length) throw src.error(['methods'], 'a method is listed twice');
+  checkCoLoRA(src, config);
   config.expect.forEach((r, i) => {
     for (const key of ['method', 'better_than'] as const) {
       const m = r[key];
@@ -113,6 +114,27 @@ function checkStructure(src: YamlSource, config: ExperimentConfig): void {
     const hasMetricRule = r.min !== undefined || r.max !== undefined || r.better_than !== undefined;
     if (!hasMetricRule && !r.no_nan_loss) throw src.error(['expect', i], 'a rule needs min, max, better_than or no_nan_loss');
   });
+}
+
+/** CoLoRA's options that cannot work together (docs/method.md, "CoLoRA's options"). */
+function checkCoLoRA(src: YamlSource, config: ExperimentConfig): void {
+  const kind = config.adapter.kind;
+  // SVFit and LoLDU train only their diagonal D: methods that treat A and B differently (ffa, fedsa;
+  // their strategies refuse these kinds too) or aggregate the products B_k A_k (flexlora, fedex)
+  // have no meaning there.
+  const needAB = config.methods.filter((m) => ['ffa', 'fedsa', 'flexlora', 'fedex'].includes(m));
+  if ((kind === 'svfit' || kind === 'loldu') && needAB.length > 0)
+    throw src.error(['adapter', 'kind'], `${kind} keeps A and B frozen and trains only its diagonal, so ${needAB.join(', ')} (which treat A and B apart or aggregate B·A) have no meaning with it; use kind lora or pissa, or drop ${needAB.join(', ')}`);
+  const c = config.colora;
+  if (c.core_init === 'zero' && c.shared_init === 'peft' && config.adapter.kind === 'lora')
+    throw src.error(
+      ['colora', 'core_init'],
+      'zero with shared_init peft (B = 0) can never learn: with S = 0 and B = 0 every factor\'s gradient (Bᵀ G Aᵀ, G Aᵀ Sᵀ, Sᵀ Bᵀ G) is zero; use shared_init: svd, or core_init identity or gaussian',
+    );
+  if (c.normalize === 'qr' && c.core === 'diagonal')
+    throw src.error(['colora', 'normalize'], 'qr needs a full core: R_B S R_A of a diagonal S is not diagonal; use normalize: none with core: diagonal');
+  if (c.schedule === 'alternating' && c.core_steps >= config.train.local_steps)
+    throw src.error(['colora', 'core_steps'], `${c.core_steps} leaves none of train.local_steps (${config.train.local_steps}) for A and B; expected fewer`);
 }
 
 function checkTasks(src: YamlSource, config: ExperimentConfig, tasksDirFromFlag: boolean): void {

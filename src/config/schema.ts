@@ -45,6 +45,22 @@ export const AdapterSchema = z.strictObject({
   /** Absent: the model family's PEFT defaults, filled in by loadExperimentConfig. */
   targets: z.array(z.enum(TARGET_MODULES)).min(1).optional(),
   dropout: z.number().min(0).max(0.9).default(0),
+  /** lora | pissa | svfit | loldu (src/adapters/config.ts, docs/method.md). */
+  kind: z.enum(['lora', 'pissa', 'svfit', 'loldu']).default('lora'),
+});
+
+/** CoLoRA's readings (docs/method.md, "CoLoRA's options"); the defaults are the original reading. */
+export const CoLoRASchema = z.strictObject({
+  core: z.enum(['full', 'diagonal']).default('full'),
+  core_init: z.enum(['identity', 'gaussian', 'zero']).default('identity'),
+  /** σ of the gaussian core (LoRA-XS: 1e-5). */
+  core_sigma: z.number().positive().default(1e-5),
+  shared_init: z.enum(['peft', 'svd']).default('peft'),
+  core_lr_multiplier: z.number().positive().default(1),
+  schedule: z.enum(['joint', 'alternating']).default('joint'),
+  /** With schedule alternating: local steps on S_i alone at the start of each round. */
+  core_steps: posInt.default(1),
+  normalize: z.enum(['none', 'qr']).default('none'),
 });
 
 export const TrainSchema = z.strictObject({
@@ -99,6 +115,7 @@ export const ExperimentSchema = z.strictObject({
   clients: z.array(ClientSchema).min(1).optional(),
   adapter: AdapterSchema.prefault({}),
   methods: z.array(z.enum(METHODS)).min(1).default(['local', 'fedavg', 'colora']),
+  colora: CoLoRASchema.prefault({}),
   train: TrainSchema.prefault({}),
   eval: EvalSchema.prefault({}),
   sweep: SweepSchema.optional(),
@@ -108,6 +125,7 @@ export const ExperimentSchema = z.strictObject({
 export type ExperimentConfig = z.output<typeof ExperimentSchema>;
 export type DataConfig = ExperimentConfig['data'];
 export type AdapterSpec = ExperimentConfig['adapter'];
+export type CoLoRAConfig = ExperimentConfig['colora'];
 export type TrainConfig = ExperimentConfig['train'];
 export type EvalConfig = ExperimentConfig['eval'];
 export type SweepConfig = NonNullable<ExperimentConfig['sweep']>;

@@ -8,9 +8,10 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { ExperimentConfig, MethodName } from '../config/schema.js';
 import type { ModelSession } from './session.js';
-import type { AdapterConfig } from '../adapters/config.js';
+import { resolvedTargets, type AdapterConfig } from '../adapters/config.js';
 import { InjectedAdapter, targetedLinears } from '../adapters/inject.js';
-import { payloadBytes, type AdapterState } from '../adapters/state.js';
+import { payloadBytes, type AdapterState, type FactorName } from '../adapters/state.js';
+import { readFrozenWeights } from '../adapters/init.js';
 import { saveAdapter } from '../adapters/peft-io.js';
 import { createStrategy } from '../methods/registry.js';
 import type { FitResult, Strategy } from '../methods/strategy.js';
@@ -53,6 +54,10 @@ export interface RoundLog {
   /** Bytes the server sent this client this round, and the client sent back (float32 values × 4; absent in logs of older runs). */
   bytes_down?: number;
   bytes_up?: number;
+  /** CoLoRA after this round's aggregation (methods/colora-core.ts): ‖S_i − S_i(0)‖/‖S_i(0)‖, max cond(S_i) over layers, personal share of ‖ΔW_i‖. */
+  core_change?: number;
+  core_cond?: number;
+  personal_share?: number;
 }
 
 export interface ResultRow {
@@ -83,7 +88,7 @@ export interface MethodOutcome {
 
 function fingerprint(ctx: MethodRunContext): string {
   const { config } = ctx;
-  const key = JSON.stringify({ data: config.data, adapter: config.adapter, train: config.train, model: config.model, seed: ctx.seed, method: ctx.method, clients: ctx.clients.map((c) => [c.name, c.splits.map((s) => s.task.name)]) });
+  const key = JSON.stringify({ data: config.data, adapter: config.adapter, train: config.train, model: config.model, seed: ctx.seed, method: ctx.method, clients: ctx.clients.map((c) => [c.name, c.splits.map((s) => s.task.name)]), ...(ctx.method === 'colora' ? { colora: config.colora } : {}) });
   return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
 
@@ -115,7 +120,13 @@ async function train(ctx: MethodRunContext, adapter: InjectedAdapter, strategy: 
       const examples = examplesOf.get(ins.unit)!;
       const firstStep = round * steps;
       const bar = progress;
+      const scales = (factors: readonly FactorName[]) => {
+        const m = ins.lrMultipliers;
+        return m ? adapter.variableFactors(factors).map((f) => m[f] ?? 1) : undefined;
+      };
       const losses = await trainLocally(ctx.session.model, adapter.variables(ins.trainable), examples, Rng.derive(seed, 'batches', method, ins.unit, round), {
+        lrScales: scales(ins.trainable),
+        phases: ins.phases?.map((p) => ({ vars: adapter.variables(p.trainable), steps: p.steps, lrScales: scales(p.trainable) })),
         steps,
         batchSize: t.batch_size,
         lr: t.lr,
@@ -144,6 +155,8 @@ async function train(ctx: MethodRunContext, adapter: InjectedAdapter, strategy: 
       });
     }
     strategy.aggregateFit(round, results);
+    const diag = strategy.diagnostics?.(round);
+    if (diag) for (const row of log) if (row.round === round + 1 && diag.has(row.client)) Object.assign(row, diag.get(row.client));
     saveRoundCheckpoint(ckptDir, { round, fingerprint: fp, log, snapshot: strategy.snapshot() });
   }
   progress?.stop();
@@ -204,22 +217,26 @@ export async function evaluateClients(ctx: MethodRunContext, adapters: EvalAdapt
   return { rows: withCommunication(rows, adapters ? readCommunication(ctx.dir) : undefined), predictions };
 }
 
+/** The start decomposes the frozen weights: another adapter kind than lora, or CoLoRA's `svd` start. */
+function needsFrozenWeights(config: ExperimentConfig): boolean {
+  return config.adapter.kind !== 'lora' || (config.methods.includes('colora') && config.colora.shared_init === 'svd');
+}
+
 /** Train a method (unless `base`), save its adapters, and evaluate unless told not to. */
 export async function runMethod(ctx: MethodRunContext): Promise<MethodOutcome> {
   const { config, method } = ctx;
   let log: RoundLog[] = [];
   let adapters: EvalAdapters | undefined;
   if (method !== 'base') {
-    // loadExperimentConfig fills absent targets with the model family's defaults.
-    const targets = config.adapter.targets;
-    if (!targets) throw new Error('adapter.targets not resolved against the model family');
     const strategy = createStrategy(method, {
       adapter: config.adapter,
-      layers: targetedLinears(ctx.session.model, targets),
+      layers: targetedLinears(ctx.session.model, resolvedTargets(config.adapter)),
       seed: ctx.seed,
       clients: ctx.clients.map((c) => ({ name: c.name, numExamples: c.examples.length })),
       localSteps: config.train.local_steps,
       clientFraction: config.train.client_fraction,
+      colora: config.colora,
+      frozenWeights: needsFrozenWeights(config) ? await readFrozenWeights(ctx.session.model, resolvedTargets(config.adapter), `adapter.kind ${config.adapter.kind}`) : undefined,
     });
     const adapterCfg = strategy.adapterConfig;
     const adapter = new InjectedAdapter(ctx.session.model, adapterCfg, strategy.adapterFor(ctx.clients[0].name));

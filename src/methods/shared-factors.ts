@@ -5,8 +5,10 @@
  * which are trained, whether layers carry CoLoRA's S, and whether the data are pooled; a method
  * with another rule overrides `download`, `aggregateFit` or `initialState`.
  */
-import { adapterConfigFrom, type AdapterConfig } from '../adapters/config.js';
-import { applyPayload, cloneState, initialState, pick, type AdapterState, type FactorName, type Payload } from '../adapters/state.js';
+import { adapterConfigFrom, freezesAB, kindFactors, splitsAB, type AdapterConfig } from '../adapters/config.js';
+import { DEFAULT_START, initialAdapterState, type StartOptions } from '../adapters/init.js';
+import { applyPayload, cloneState, pick, type AdapterState, type FactorName, type Payload } from '../adapters/state.js';
+import { UsageError } from '../util/errors.js';
 import type { Snapshot } from '../train/round-checkpoint.js';
 import { weightedAverage } from './aggregate.js';
 import { sampleUnits } from './sampling.js';
@@ -21,8 +23,8 @@ export interface SharedFactorOptions {
   personal?: boolean;
   /** One training unit on all clients' data (centralized). */
   pooled?: boolean;
-  /** Extra layer structure (e.g. a frozen residual R). */
-  layers?: Pick<AdapterConfig, 'residual' | 'dual'>;
+  /** Extra layer structure (a frozen residual R, FedDPA's personal LoRA, a diagonal core). */
+  layers?: Pick<AdapterConfig, 'residual' | 'dual' | 'core'>;
 }
 
 export class SharedFactorStrategy implements Strategy {
@@ -33,13 +35,20 @@ export class SharedFactorStrategy implements Strategy {
   /** Each unit's own state as it last trained it (client side). */
   protected readonly kept = new Map<string, AdapterState>();
   private readonly unitOf = new Map<string, string>();
+  /** The options in the adapter kind's terms (SVFit and LoLDU share and train D where a method names A, B). */
+  protected readonly o: SharedFactorOptions;
 
   constructor(
     readonly name: TrainedMethod,
     protected readonly ctx: StrategyContext,
-    protected readonly o: SharedFactorOptions,
+    options: SharedFactorOptions,
   ) {
-    this.adapterConfig = adapterConfigFrom(ctx.adapter, o.personal ?? false, o.layers);
+    this.adapterConfig = adapterConfigFrom(ctx.adapter, options.personal ?? false, options.layers);
+    const kind = this.adapterConfig.kind;
+    if (freezesAB(kind) && (splitsAB(options.shared) || splitsAB(options.trainable)))
+      throw new UsageError(`adapter.kind: ${kind} keeps A and B frozen and trains only its diagonal, so method ${name} (which treats A and B differently) has no meaning with it; use kind lora or pissa`);
+    this.o = { ...options, shared: kindFactors(kind, options.shared), trainable: kindFactors(kind, options.trainable) };
+    const o = this.o;
     const clients = ctx.clients;
     this.units = o.pooled
       ? [{ name: 'pooled', members: clients.map((c) => c.name), numExamples: clients.reduce((s, c) => s + c.numExamples, 0) }]
@@ -52,9 +61,17 @@ export class SharedFactorStrategy implements Strategy {
     }
   }
 
-  /** Flower's initialize_parameters: PEFT's LoRA start (A random from the seed, B = 0, S = I). */
+  /**
+   * Flower's initialize_parameters: the adapter kind's start (lora: PEFT's, A random from the
+   * seed, B = 0, S = I; adapters/init.ts for the others).
+   */
   protected initialState(): AdapterState {
-    return initialState(this.ctx.layers, this.ctx.adapter.rank, this.o.personal ?? false, this.ctx.seed);
+    return initialAdapterState(this.ctx.layers, this.adapterConfig, this.ctx.seed, this.start(), this.ctx.frozenWeights);
+  }
+
+  /** How the shared factors and the core start (CoLoRA's options override it). */
+  protected start(): StartOptions {
+    return DEFAULT_START;
   }
 
   sample(round: number): string[] {

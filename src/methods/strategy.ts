@@ -13,10 +13,10 @@
  *   - `adapterFor`: the adapter a client is evaluated with (after a last broadcast).
  * Bytes on the wire are counted from the payloads (adapters/state.ts payloadBytes).
  */
-import type { AdapterSpec, MethodName } from '../config/schema.js';
+import type { AdapterSpec, CoLoRAConfig, MethodName } from '../config/schema.js';
 import type { AdapterConfig } from '../adapters/config.js';
 import type { AdapterState, FactorName, Payload } from '../adapters/state.js';
-import type { LinearInfo } from '../model/linear-delta.js';
+import type { FrozenWeight, LinearInfo } from '../model/linear-delta.js';
 import type { Snapshot } from '../train/round-checkpoint.js';
 
 export type TrainedMethod = Exclude<MethodName, 'base'>;
@@ -38,6 +38,10 @@ export interface StrategyContext {
   localSteps: number;
   /** Fraction of training units sampled per round. */
   clientFraction: number;
+  /** CoLoRA's readings (config `colora:`); absent = the defaults. */
+  colora?: CoLoRAConfig;
+  /** The targeted layers' frozen weights, present when the start decomposes them (adapter.kind ≠ lora, colora.shared_init svd). */
+  frozenWeights?: ReadonlyMap<string, FrozenWeight>;
 }
 
 export interface TrainingUnit {
@@ -57,6 +61,13 @@ export interface FitInstruction {
   trainable: readonly FactorName[];
   /** Optimizer steps this round. */
   steps: number;
+  /**
+   * Train in phases instead (CoLoRA's alternating schedule): each phase trains its factors for its
+   * steps, with a fresh optimizer; the steps add up to `steps`. Absent: one phase of `trainable`.
+   */
+  phases?: { trainable: readonly FactorName[]; steps: number }[];
+  /** Learning-rate multiplier per factor (absent = 1). */
+  lrMultipliers?: Partial<Record<FactorName, number>>;
 }
 
 export interface FitResult {
@@ -89,6 +100,8 @@ export interface Strategy {
   /** The adapter client `client` is evaluated with. */
   adapterFor(client: string): AdapterState;
   parameterCounts(): ParameterCounts;
+  /** Per-unit numbers for log.jsonl after `round` was aggregated (CoLoRA's core diagnostics); optional. */
+  diagnostics?(round: number): Map<string, Record<string, number>>;
   /** Everything needed to resume after this round (the server's state and every unit's own). */
   snapshot(): Snapshot;
   restore(s: Snapshot): void;

@@ -6,7 +6,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { KVCache } from './kv-cache.js';
-import type { LinearDelta, LinearInfo } from './linear-delta.js';
+import type { FrozenWeight, LinearDelta, LinearInfo } from './linear-delta.js';
 
 export interface ForwardOptions {
   /** Keys and values of earlier positions; this call's keys and values are appended to it. */
@@ -49,6 +49,11 @@ export interface CausalLM {
   linears(): LinearInfo[];
   /** Add `delta` to linear layer `name` (undefined removes it). */
   setDelta(name: string, delta: LinearDelta | undefined): void;
+  /**
+   * The frozen weight of linear layer `name`, copied to the host with its layout (read without
+   * blocking): what PiSSA, SVFit and LoLDU decompose. Adapters never write it back.
+   */
+  frozenWeight(name: string): Promise<FrozenWeight>;
   /** Free the weights (adapters' variables belong to the adapters). */
   dispose(): void;
 }

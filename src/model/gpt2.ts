@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GPT2Config } from './config.js';
 import { ConcatKVCache, StoreKVCache, type KVCache } from './kv-cache.js';
-import type { LinearDelta, LinearInfo } from './linear-delta.js';
+import type { FrozenWeight, LinearDelta, LinearInfo } from './linear-delta.js';
 import type { CausalLM, ForwardOptions, ModelInfo } from './causal-lm.js';
 import { causalSelfAttention, embedding, geluTanh, hasCachedAttention, layerNorm, linearFused, linearT } from '../engine/ops.js';
 
@@ -108,6 +108,13 @@ export class GPT2 implements CausalLM {
     }
     if (delta) this.deltas.set(name, delta);
     else this.deltas.delete(name);
+  }
+
+  /** The frozen weight of linear layer `name` (Conv1D layout [in, out]), copied to the host (read without blocking). */
+  async frozenWeight(name: string): Promise<FrozenWeight> {
+    const info = this.linears().find((l) => l.name === name);
+    if (!info) throw new Error(`GPT2.frozenWeight: no linear layer named '${name}'`);
+    return { data: Float32Array.from(await this.p(`${name}.weight`).data()), layout: 'in_out', inFeatures: info.inFeatures, outFeatures: info.outFeatures };
   }
 
   getDelta(name: string): LinearDelta | undefined {

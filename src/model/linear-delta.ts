@@ -25,3 +25,17 @@ export interface LinearInfo {
   inFeatures: number;
   outFeatures: number;
 }
+
+/**
+ * A linear layer's frozen weight as stored, for adapters that start from a decomposition of it
+ * (PiSSA, SVFit, LoLDU): GPT-2's Conv1D stores [in, out] (`in_out`), nn.Linear [out, in] (`out_in`).
+ * An adapter that changes the frozen base (PiSSA's residual W − U_r Σ_r V_rᵀ) does not write
+ * it back: its LinearDelta adds the (low-rank) correction, so every model family keeps its
+ * weights untouched and the hook stays the only interface.
+ */
+export interface FrozenWeight {
+  data: Float32Array;
+  layout: 'in_out' | 'out_in';
+  inFeatures: number;
+  outFeatures: number;
+}

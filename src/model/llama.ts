@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CausalLM, ForwardOptions, ModelInfo } from './causal-lm.js';
 import { ConcatKVCache, StoreKVCache, type KVCache } from './kv-cache.js';
-import type { LinearDelta, LinearInfo } from './linear-delta.js';
+import type { FrozenWeight, LinearDelta, LinearInfo } from './linear-delta.js';
 import { ropeInvFreq, type LlamaConfig } from './llama-config.js';
 import { embedding, hasCachedAttention, linearFused, linearT, rmsNorm, rotary, selfAttention, swiglu } from '../engine/ops.js';
 import { UsageError } from '../util/errors.js';
@@ -121,6 +121,16 @@ export class Llama implements CausalLM {
     }
     if (delta) this.deltas.set(name, delta);
     else this.deltas.delete(name);
+  }
+
+  /**
+   * The frozen weight of linear layer `name`, copied to the host (read without blocking). The
+   * checkpoint's nn.Linear [out, in] was transposed once on load, so it is `in_out` here, as GPT-2's.
+   */
+  async frozenWeight(name: string): Promise<FrozenWeight> {
+    const info = this.linears().find((l) => l.name === name);
+    if (!info) throw new Error(`Llama.frozenWeight: no linear layer named '${name}'`);
+    return { data: Float32Array.from(await this.p(`${name}.weight`).data()), layout: 'in_out', inFeatures: info.inFeatures, outFeatures: info.outFeatures };
   }
 
   createCache(): KVCache {

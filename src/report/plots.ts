@@ -7,7 +7,9 @@
  *  - colora-minus-baselines: CoLoRA minus each baseline per grouping (Figure 4);
  *  - subspace-similarity: column-subspace similarity of client updates per layer, similar vs
  *    dissimilar client pairs, per method (Figure 5);
- *  - training-loss: mean training loss per round per method, one panel per grouping.
+ *  - training-loss: mean training loss per round per method, one panel per grouping;
+ *  - colora-core: CoLoRA's core diagnostics per round and client (how far S_i moved, cond(S_i),
+ *    the personal share of the update), from log.jsonl.
  * A figure whose data is missing is skipped with a one-line reason, which the summary prints.
  */
 import { join } from 'node:path';
@@ -354,6 +356,44 @@ function trainingLoss(d: RunData): ChartSpec | string {
   return groupings.length > 1 ? wrapPanels(spec, 'grouping', 'grouping', groupings) : spec;
 }
 
+const CORE_METRICS = [
+  ['core_change', '‖S_i − S_i(0)‖ / ‖S_i(0)‖'],
+  ['core_cond', 'cond(S_i), max over layers'],
+  ['personal_share', 'personal share of ‖ΔW_i‖'],
+] as const;
+
+function coloraCore(d: RunData): ChartSpec | string {
+  const sel = d.log.filter((l) => l.method === 'colora' && l.core_change !== undefined);
+  if (!sel.length) return 'log.jsonl holds no CoLoRA core diagnostics (no colora rounds, or a run from before they were logged)';
+  const groupings = uniq(sel.map((l) => l.grouping));
+  const data: Row[] = [];
+  for (const g of groupings)
+    for (const client of uniq(sel.filter((l) => l.grouping === g).map((l) => l.client)))
+      for (const round of uniq(sel.map((l) => l.round)).sort((a, b) => a - b)) {
+        const rows = sel.filter((l) => l.grouping === g && l.client === client && l.round === round);
+        if (!rows.length) continue;
+        for (const [key, title] of CORE_METRICS) {
+          const v = rows.map((l) => l[key]!).filter(Number.isFinite);
+          if (v.length) data.push({ series: groupings.length > 1 ? `${g}/${client}` : client, round, metric: title, value: Math.round(mean(v) * 1e5) / 1e5 });
+        }
+      }
+  const spec = lineChart({
+    title: '',
+    data,
+    x: { field: 'round', title: 'round', type: 'ordinal' },
+    y: { field: 'value', title: '' },
+    color: { field: 'series', title: groupings.length > 1 ? 'grouping/client' : 'client' },
+    column: { field: 'metric', title: '' },
+    width: 220,
+    height: 180,
+  }) as unknown as Record<string, unknown>;
+  spec.resolve = { scale: { y: 'independent' } };
+  return titled(spec as unknown as ChartSpec, "CoLoRA's personal cores per round", [
+    `after each round's aggregation; mean over seeds; personal share = ‖B (S_i − S̄) A‖_F / ‖ΔW_i‖_F with S̄ the clients' mean core (docs/method.md)`,
+    setupLine(d),
+  ]);
+}
+
 /** Draw every figure the data allows into `dir`. */
 export async function writePlots(d: RunData, dir: string): Promise<PlotsOutcome> {
   const figures: Figure[] = [];
@@ -374,5 +414,6 @@ export async function writePlots(d: RunData, dir: string): Promise<PlotsOutcome>
   await draw('colora-minus-baselines', 'CoLoRA minus each baseline per grouping (Figure 4)', coloraMinusBaselines(d));
   await draw('subspace-similarity', 'Subspace similarity across layers, similar vs dissimilar pairs (Figure 5)', subspaceSimilarity(d));
   await draw('training-loss', 'Training loss per round per method', trainingLoss(d));
+  if (d.config.methods.includes('colora')) await draw('colora-core', "CoLoRA's cores per round: movement, condition number, personal share", coloraCore(d));
   return { figures, skipped };
 }

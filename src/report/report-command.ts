@@ -45,6 +45,30 @@ function subspaceSection(d: RunData): string[] {
   ];
 }
 
+/** CoLoRA's cores at the last round (log.jsonl): how far they moved, their conditioning, the personal share. */
+function coreSection(d: RunData): string[] {
+  const sel = d.log.filter((l) => l.method === 'colora' && l.core_change !== undefined);
+  if (!sel.length) return [];
+  const c = d.config.colora;
+  const rows = [...new Set(sel.map((l) => l.grouping))].map((g) => {
+    const mine = sel.filter((l) => l.grouping === g);
+    const last = Math.max(...mine.map((l) => l.round));
+    const at = mine.filter((l) => l.round === last);
+    const f = (k: 'core_change' | 'core_cond' | 'personal_share') => {
+      const v = at.map((l) => l[k]!).filter(Number.isFinite);
+      return v.length ? `${mean(v).toFixed(3)} (${Math.min(...v).toFixed(3)}–${Math.max(...v).toFixed(3)})` : 'n/a';
+    };
+    return [g, String(last), f('core_change'), f('core_cond'), f('personal_share')];
+  });
+  return [
+    "## CoLoRA's personal cores",
+    '',
+    `Reading: core ${c.core}, core_init ${c.core_init}, shared_init ${c.shared_init}, core_lr_multiplier ${c.core_lr_multiplier}, schedule ${c.schedule}${c.schedule === 'alternating' ? ` (${c.core_steps} core steps)` : ''}, normalize ${c.normalize} (docs/method.md, "CoLoRA's options"). At the last logged round, mean (min–max) over clients and seeds: ‖S_i − S_i(0)‖_F / ‖S_i(0)‖_F (‖S_i‖_F for a zero start), the largest cond(S_i) over layers, and the share ‖B (S_i − S̄) A‖_F / ‖ΔW_i‖_F of each client's update that differs from the clients' mean core.`,
+    '',
+    table(['grouping', 'round', 'core change', 'cond(S_i)', 'personal share'], rows),
+  ];
+}
+
 function figuresSection(p: PlotsOutcome): string[] {
   return [
     '## Figures',
@@ -84,7 +108,7 @@ export async function writeReport(runDir: string, opts: { notes?: string[] } = {
   const summary = summaryMarkdown(d.config.name, d.results, [runNote(d), ...(opts.notes ?? []), ...d.notes], {
     before: d.results.length ? before : ['No finished results yet.'],
     groupingNotes: taskSimilarityNotes(d),
-    after: [...subspaceSection(d), '', ...figuresSection(plots)],
+    after: [...subspaceSection(d), '', ...coreSection(d), '', ...figuresSection(plots)],
   });
   const path = join(runDir, 'summary.md');
   writeFileAtomic(path, summary);

@@ -11,7 +11,7 @@
  * client whose update is zero on a layer gives no row for it.
  */
 import { Matrix, QrDecomposition, SingularValueDecomposition } from 'ml-matrix';
-import { stackDual, type AdapterState, type LayerFactors } from '../adapters/state.js';
+import { coreMatrix, stackDual, type AdapterState, type LayerFactors } from '../adapters/state.js';
 import type { MethodName } from '../config/schema.js';
 
 export interface SimilarityRow {
@@ -32,33 +32,46 @@ const RELATIVE_TOL = 1e-6;
 
 /**
  * Orthonormal basis (out × m, columns by decreasing singular value) of ΔW's column space, m ≤ r.
- * A FedDPA layer's two LoRAs count as one of rank 2r ([B, PB], [A; PA]). A frozen correction R
- * (FedEx) is left out: it is the same for every client, so it cannot tell clients apart.
+ * A FedDPA layer's two LoRAs count as one of rank 2r ([B, PB], [A; PA]). A frozen dense
+ * correction R (FedEx) is left out: it is the same for every client, so it cannot tell clients
+ * apart. The low-rank correction RB·RA of a decomposition start is part of the update
+ * (B S A − RB RA is what the client learned on top of W) and is counted.
  */
 export function updateColumnBasis(f: LayerFactors, rank: number, scaling: number): Matrix {
-  if (f.PA && f.PB) return updateColumnBasis(stackDual(f, rank), 2 * rank, scaling);
+  if (f.PA && f.PB) return updateColumnBasis({ ...stackDual(f, rank), RA: f.RA, RB: f.RB }, 2 * rank, scaling);
+  // ΔW / scale = P A with P = [B·diag(D)·S, −RB] and A = [A; RA] (state.ts updateFactors), in float64.
   const out = f.B.length / rank;
   const inF = f.A.length / rank;
-  let P = new Matrix(out, rank);
-  for (let o = 0; o < out; o++) for (let j = 0; j < rank; j++) P.set(o, j, f.B[o * rank + j]);
+  const k = f.RA && f.RB ? f.RA.length / inF : 0;
+  const m = rank + k;
+  let BS = new Matrix(out, rank);
+  for (let o = 0; o < out; o++) for (let j = 0; j < rank; j++) BS.set(o, j, f.B[o * rank + j]);
+  if (f.D) BS = BS.mmul(Matrix.diag(Array.from(f.D)));
   if (f.S) {
+    const Sm = coreMatrix(f.S, rank);
     const S = new Matrix(rank, rank);
-    for (let i = 0; i < rank; i++) for (let j = 0; j < rank; j++) S.set(i, j, f.S[i * rank + j]);
-    P = P.mmul(S);
+    for (let i = 0; i < rank; i++) for (let j = 0; j < rank; j++) S.set(i, j, Sm[i * rank + j]);
+    BS = BS.mmul(S);
   }
-  const A = new Matrix(rank, inF);
+  const P = new Matrix(out, m);
+  for (let o = 0; o < out; o++) {
+    for (let j = 0; j < rank; j++) P.set(o, j, BS.get(o, j));
+    for (let j = 0; j < k; j++) P.set(o, rank + j, -f.RB![o * k + j]);
+  }
+  const A = new Matrix(m, inF);
   for (let i = 0; i < rank; i++) for (let c = 0; c < inF; c++) A.set(i, c, f.A[i * inF + c]);
+  for (let i = 0; i < k; i++) for (let c = 0; c < inF; c++) A.set(rank + i, c, f.RA![i * inF + c]);
   const qr = new QrDecomposition(P);
-  const K = qr.upperTriangularMatrix.mmul(A).mul(scaling); // r × in: ΔW = Q K
+  const K = qr.upperTriangularMatrix.mmul(A).mul(scaling); // m × in: ΔW = Q K
   const svd = new SingularValueDecomposition(K, { computeRightSingularVectors: false, autoTranspose: true });
   const sigma = svd.diagonal;
   const top = Math.max(0, ...sigma);
   const keep = sigma.map((s, i) => [s, i] as const).filter(([s]) => top > 0 && s > RELATIVE_TOL * top).sort((a, b) => b[0] - a[0]);
   if (keep.length === 0) return new Matrix(out, 0);
-  const Uk = new Matrix(rank, keep.length);
+  const Uk = new Matrix(m, keep.length);
   const Us = svd.leftSingularVectors;
   keep.forEach(([, i], col) => {
-    for (let row = 0; row < rank; row++) Uk.set(row, col, Us.get(row, i));
+    for (let row = 0; row < m; row++) Uk.set(row, col, Us.get(row, i));
   });
   return qr.orthogonalMatrix.mmul(Uk);
 }

@@ -22,6 +22,14 @@ export interface LocalTrainingOptions {
   /** Names the run, method, client and round in a non-finite-loss error. */
   where: string;
   onStep?: (loss: number) => void;
+  /** Learning-rate multiplier per variable (same order as `vars`; default 1). */
+  lrScales?: readonly number[];
+  /**
+   * Train in phases (CoLoRA's alternating schedule): each trains its own variables for its steps
+   * with a fresh optimizer, drawing batches from the one sampler. Steps must add up to `steps`;
+   * `vars` is then unused. Absent: one phase of `vars`.
+   */
+  phases?: { vars: tf.Variable[]; steps: number; lrScales?: readonly number[] }[];
 }
 
 export async function trainLocally(
@@ -31,24 +39,29 @@ export async function trainLocally(
   rng: Rng,
   o: LocalTrainingOptions,
 ): Promise<number[]> {
+  const phases = o.phases ?? [{ vars, steps: o.steps, lrScales: o.lrScales }];
+  if (phases.reduce((s, p) => s + p.steps, 0) !== o.steps) throw new Error(`trainLocally: phases add up to a different number of steps than ${o.steps}`);
   const sampler = new BatchSampler(examples.length, o.batchSize, rng);
-  const optimizer = createOptimizer(vars, o.optimizer);
   const losses: number[] = [];
-  try {
-    for (let s = 0; s < o.steps; s++) {
-      const batch = makeBatch(sampler.next().map((i) => examples[i]), o.padId);
-      const { value, grads } = tf.variableGrads(() => batchLoss(model, batch), vars);
-      optimizer.step(vars.map((v) => grads[v.name]), learningRateAt(o.firstStep + s, o.lr, o.warmupSteps));
-      tf.dispose(grads);
-      const loss = (await value.data())[0];
-      value.dispose();
-      if (!Number.isFinite(loss))
-        throw new RunError(`non-finite loss (${loss}) at ${o.where}, step ${s + 1} of ${o.steps}; stopped, everything written so far is kept`);
-      losses.push(loss);
-      o.onStep?.(loss);
+  let s = 0;
+  for (const phase of phases) {
+    const optimizer = createOptimizer(phase.vars, o.optimizer, phase.lrScales);
+    try {
+      for (let k = 0; k < phase.steps; k++, s++) {
+        const batch = makeBatch(sampler.next().map((i) => examples[i]), o.padId);
+        const { value, grads } = tf.variableGrads(() => batchLoss(model, batch), phase.vars);
+        optimizer.step(phase.vars.map((v) => grads[v.name]), learningRateAt(o.firstStep + s, o.lr, o.warmupSteps));
+        tf.dispose(grads);
+        const loss = (await value.data())[0];
+        value.dispose();
+        if (!Number.isFinite(loss))
+          throw new RunError(`non-finite loss (${loss}) at ${o.where}, step ${s + 1} of ${o.steps}; stopped, everything written so far is kept`);
+        losses.push(loss);
+        o.onStep?.(loss);
+      }
+    } finally {
+      optimizer.finish();
     }
-  } finally {
-    optimizer.finish();
   }
   return losses;
 }

@@ -75,6 +75,7 @@ class AdamW implements Optimizer {
   constructor(
     private readonly vars: tf.Variable[],
     private readonly o: OptimizerOptions,
+    private readonly lrScales?: readonly number[],
   ) {
     this.m = vars.map((p) => slot(tf.zerosLike(p)));
     this.v = vars.map((p) => slot(tf.zerosLike(p)));
@@ -89,7 +90,8 @@ class AdamW implements Optimizer {
       const gradScale = globalNormScale(rawGrads, this.o.gradClip);
       const hp = { lr, beta1: b1, beta2: b2, eps, weightDecay: this.o.weightDecay, biasCorrection1: bc1, biasCorrection2: bc2 };
       this.vars.forEach((p, i) => {
-        const [p2, m2, v2] = adamwUpdate(p, this.m[i], this.v[i], rawGrads[i], hp, gradScale);
+        const scale = this.lrScales?.[i] ?? 1;
+        const [p2, m2, v2] = adamwUpdate(p, this.m[i], this.v[i], rawGrads[i], scale === 1 ? hp : { ...hp, lr: lr * scale }, gradScale);
         this.m[i].assign(m2);
         this.v[i].assign(v2);
         p.assign(p2);
@@ -117,6 +119,7 @@ class ScheduleFreeAdamW implements Optimizer {
   constructor(
     private readonly vars: tf.Variable[],
     private readonly o: OptimizerOptions,
+    private readonly lrScales?: readonly number[],
   ) {
     this.z = vars.map((p) => slot(p.clone()));
     this.x = vars.map((p) => slot(p.clone()));
@@ -136,7 +139,8 @@ class ScheduleFreeAdamW implements Optimizer {
         this.v[i].assign(v);
         let step = tf.div(grads[i], tf.add(tf.sqrt(v), eps));
         if (this.o.weightDecay > 0) step = tf.add(step, tf.mul(y, this.o.weightDecay));
-        const z = tf.sub(this.z[i], tf.mul(step, lrHat));
+        const scale = this.lrScales?.[i] ?? 1;
+        const z = tf.sub(this.z[i], tf.mul(step, scale === 1 ? lrHat : lrHat * scale));
         const x = tf.add(tf.mul(this.x[i], 1 - c), tf.mul(z, c));
         this.z[i].assign(z);
         this.x[i].assign(x);
@@ -158,8 +162,9 @@ class ScheduleFreeAdamW implements Optimizer {
   }
 }
 
-export function createOptimizer(vars: tf.Variable[], o: OptimizerOptions): Optimizer {
-  return o.kind === 'adamw' ? new AdamW(vars, o) : new ScheduleFreeAdamW(vars, o);
+/** `lrScales[i]` multiplies the learning rate of `vars[i]` (LoRA+-style per-factor rates; default 1). */
+export function createOptimizer(vars: tf.Variable[], o: OptimizerOptions, lrScales?: readonly number[]): Optimizer {
+  return o.kind === 'adamw' ? new AdamW(vars, o, lrScales) : new ScheduleFreeAdamW(vars, o, lrScales);
 }
 
 /** Linear warm-up over `warmupSteps` global steps, then constant. */
