@@ -21,7 +21,7 @@ import { REPO_ROOT } from './helpers/shared.js';
 import { makeTinyLlamaDir } from './helpers/tiny-llama.js';
 import { tempDir } from './helpers/temp.js';
 
-const METHODS = ['base', 'local', 'fedavg', 'colora', 'centralized', 'ffa'];
+const METHODS = ['base', 'local', 'fedavg', 'colora', 'centralized', 'ffa', 'fedsa', 'flexlora', 'fedex', 'feddpa'];
 
 function colora(args: string[]) {
   return spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'colora'), ...args], { encoding: 'utf8', env: { ...process.env, COLORA_DEBUG: '' } });
@@ -83,6 +83,10 @@ expect:
   const exact = loadAdapter(adapterDir);
   const f = exact.state.get('layers.1.self_attn.v_proj')!;
   assert.deepEqual(merged.get(key(1, 'v_proj', 'B'))!.data, mergePersonal(f.B, f.S!, 4));
+  // FedEx's residual is written with the family's keys ([out, in]) and reloads with its adapter.
+  const residual = readSafetensors(join(dirOf('fedex', 'b'), 'colora_residual.safetensors'));
+  assert.deepEqual(residual.get('base_model.model.model.layers.1.self_attn.v_proj.residual.weight')!.shape, [16, 32]);
+  assert.equal(loadAdapter(dirOf('fedex', 'b')).state.get('layers.1.self_attn.v_proj')!.R!.length, 16 * 32);
 
   // What PEFT loads (adapter_config.json + adapter_model.safetensors alone) computes what the exact factors do.
   const mergedOnly = join(work, 'merged-only');

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeResolvedConfig } from '../src/config/resolved.js';
+import { writeResolvedConfig } from '../src/experiment/run-layout.js';
 import { writeLog, writeResultsCsv } from '../src/experiment/results-files.js';
 import type { ResultRow, RoundLog } from '../src/experiment/run-method.js';
 import { writeSimilarityCsv, readSimilarityCsv } from '../src/report/similarity-files.js';

@@ -109,4 +109,12 @@ test('a non-finite loss stops the run naming method, client, round and step, and
   // the base model's results, written before colora started, are still there
   const rows = readResultsCsv(join(out, 'results.csv'));
   assert.ok(rows.length === 2 && rows.every((r) => r.method === 'base'));
+  // log.jsonl and summary.md say where training stopped
+  const stops = readJsonl<Record<string, unknown>>(join(out, 'log.jsonl')).filter((l) => 'stopped' in l);
+  assert.equal(stops.length, 1);
+  assert.equal(stops[0].method, 'colora');
+  assert.equal(stops[0].client, 'a');
+  assert.ok(Number(stops[0].round) >= 1 && Number(stops[0].step) >= 1);
+  assert.match(String(stops[0].stopped), /non-finite loss/);
+  assert.match(readFileSync(join(out, 'summary.md'), 'utf8'), new RegExp(`Stopped:\\*\\* seed 3, method colora, client a, round ${stops[0].round}, step ${stops[0].step}: non-finite loss`));
 });

@@ -50,6 +50,7 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'override the config seed', int('--seed'))
     .option('--tasks-dir <dir>', "override data.tasks_dir (an NI tasks/ directory, or 'builtin')")
     .option('--no-eval', 'skip the evaluation at the end')
+    .option('--overwrite', 'remove what --out holds and start over (a changed config is otherwise refused)')
     .option('--quiet', 'no progress output')
     .action(async (o) => (await import('../experiment/train-command.js')).trainCommand(o));
 
@@ -67,11 +68,27 @@ export function buildProgram(): Command {
     .description('run every (grouping x seed x method) cell of a sweep config; --resume finishes only missing cells')
     .requiredOption('--config <file>', 'sweep config (YAML)')
     .option('--out <dir>', 'sweep directory (default: results/<name>)')
-    .option('--resume', 'skip cells that already finished in --out')
+    .option('--resume', 'skip cells that already finished in --out under the same settings (a changed setting is refused)')
+    .option('--overwrite', 'remove the cells --out holds and start over')
     .option('--tasks-dir <dir>', "override data.tasks_dir (an NI tasks/ directory, or 'builtin')")
     .addOption(backendOption())
     .option('--quiet', 'no progress output')
+    .option('--queue <url>', 'coordinate workers through Redis (redis://[user:password@]host:port[/db] or rediss://) instead of running the cells here')
+    .option('--artifacts <dir>', 'with --queue: a directory shared with the workers, where they leave cell files too large for Redis')
     .action(async (o) => (await import('../experiment/sweep-command.js')).sweepCommand(o));
+
+  program
+    .command('worker')
+    .description('run the cells (and client updates) that `colora sweep --queue URL` enqueues, until stopped')
+    .requiredOption('--queue <url>', 'Redis URL: redis://[user:password@]host:port[/db] or rediss://')
+    .option('--concurrency <n>', 'jobs at a time (each holds its own copy of the base model)', posInt('--concurrency'), 1)
+    .addOption(backendOption())
+    .option('--max-jobs <n>', 'exit after taking this many jobs', posInt('--max-jobs'))
+    .option('--idle-exit <seconds>', 'exit after this many seconds without a job', nonNegInt('--idle-exit'))
+    .option('--artifacts <dir>', 'shared directory for cell files (when the coordinator uses --artifacts)')
+    .option('--client <name>', 'serve only this client: its updates and evaluation, on its own data')
+    .option('--tasks-dir <dir>', "with --client: this client's task files (an NI tasks/ directory)")
+    .action(async (o) => (await import('../distributed/worker-command.js')).workerCommand(o));
 
   program
     .command('report')

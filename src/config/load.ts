@@ -90,6 +90,12 @@ function checkStructure(src: YamlSource, config: ExperimentConfig): void {
   for (const { path, clients } of clientLists(config)) {
     const seen = new Set<string>();
     clients.forEach((c, i) => {
+      if (c.pinned && config.train.distribute !== 'clients')
+        throw src.error([...path, i, 'pinned'], "a pinned client trains on its own worker, one update at a time: needs train.distribute: clients");
+      if (c.pinned && config.train.client_fraction < 1)
+        throw src.error([...path, i, 'pinned'], 'a pinned client is evaluated on its own worker with the last round\'s broadcast to every client: needs train.client_fraction: 1');
+      if (c.pinned && config.methods.includes('centralized'))
+        throw src.error([...path, i, 'pinned'], "a pinned client's data never leave it, and centralized pools every client's data: drop one of them");
       if (seen.has(c.name)) throw src.error([...path, i, 'name'], `duplicate client name '${c.name}'`);
       seen.add(c.name);
       const tasks = new Set<string>();

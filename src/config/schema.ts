@@ -22,6 +22,12 @@ const nonNegInt = z.int().min(0);
 export const ClientSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a name of letters, digits, _ . -'),
   tasks: z.array(z.string().min(1)).min(1),
+  /**
+   * The client runs its own worker (`colora worker --client NAME`): with `train.distribute:
+   * clients` and `--queue`, its updates and evaluation run there, on its data, and its personal
+   * factors stay there (docs/distributed.md). Without --queue it changes nothing.
+   */
+  pinned: z.boolean().optional(),
 });
 export type ClientSpec = z.output<typeof ClientSchema>;
 
@@ -74,6 +80,11 @@ export const TrainSchema = z.strictObject({
   warmup_steps: nonNegInt.default(0),
   grad_clip: z.number().min(0).default(1.0),
   client_fraction: z.number().gt(0).max(1).default(1),
+  /**
+   * With `colora sweep --queue`: `none` runs each cell on one worker; `clients` runs each round's
+   * client updates as jobs on the workers and aggregates them in the coordinator (same numbers).
+   */
+  distribute: z.enum(['none', 'clients']).default('none'),
 });
 
 export const EvalSchema = z.strictObject({

@@ -1,7 +1,8 @@
 /**
  * `colora eval --run DIR [--max-instances N]`: evaluate the saved adapters of a finished run (or of
  * every finished cell of a sweep) again, with the run's resolved config, and rewrite its
- * predictions, results.csv and summary.md.
+ * predictions, results.csv and summary.md (the same sections train and sweep write), holding the
+ * directory's lock.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,49 +15,60 @@ import { fitAdapter, loadAdapter } from '../adapters/peft-io.js';
 import type { AdaptableModel } from '../adapters/inject.js';
 import type { AdapterConfig } from '../adapters/config.js';
 import type { AdapterState } from '../adapters/state.js';
-import { writeFileAtomic } from '../util/atomic.js';
 import { UsageError } from '../util/errors.js';
+import { removeStaleTempFiles, writeFileAtomic } from '../util/atomic.js';
+import { writeReport } from '../report/report-command.js';
+import { withRunLock } from './run-lock.js';
 import { summaryMarkdown } from '../report/tables.js';
 import { encoderOf, openSession } from './session.js';
 import { prepareClients } from './prepare-data.js';
 import { evaluateClients, type ClientPrediction, type EvalAdapters, type ResultRow } from './run-method.js';
-import { methodDir } from './run-experiment.js';
-import { cellDir, sweepAxes } from './sweep.js';
+import { adaptersDir, cellDir, kindOnDisk, runAxes, runFile } from './run-layout.js';
 import { writePredictions, writeResultsCsv } from './results-files.js';
 
 export async function evalCommand(o: { run: string; maxInstances?: number; backend?: BackendName; quiet?: boolean }): Promise<void> {
-  const cfgFile = join(o.run, 'config.resolved.yaml');
+  const cfgFile = runFile(o.run, 'resolvedConfig');
   if (!existsSync(cfgFile)) throw new UsageError(`${o.run}: not a run directory (no config.resolved.yaml)`);
   const config = parseExperimentConfig(YamlSource.read(cfgFile), { backend: o.backend });
   if (o.maxInstances !== undefined) config.eval.max_instances = o.maxInstances;
-  const s = await openSession(resolveModelDir(config.model), config.backend);
-  const tasks = openTaskSource(config.data.tasks_dir);
-  const isSweep = existsSync(join(o.run, 'cells'));
-  const { groupings, seeds } = sweepAxes(config);
-  const rows: ResultRow[] = [];
-  const preds: ClientPrediction[] = [];
-  let evaluated = 0;
-  for (const grouping of groupings)
-    for (const seed of seeds) {
-      const clients = prepareClients(grouping.clients, config.data, tasks, encoderOf(s), seed);
-      for (const method of config.methods) {
-        const dir = isSweep ? cellDir(o.run, { grouping: grouping.name, seed, method }) : methodDir(o.run, method);
-        const adapters = method === 'base' ? undefined : readAdapters(s.model, dir, clients.map((c) => c.name), method);
-        if (adapters === null) continue; // not trained (yet)
-        const r = await evaluateClients(
-          { session: s, modelName: config.model, config, seed, grouping: grouping.name, method, clients, dir, quiet: o.quiet },
-          adapters,
-        );
-        rows.push(...r.rows);
-        preds.push(...r.predictions);
-        evaluated++;
+  await withRunLock(o.run, async () => {
+    const stale = removeStaleTempFiles(o.run);
+    if (stale.length && !o.quiet) process.stderr.write(`colora: removed ${stale.length} temporary file${stale.length > 1 ? 's' : ''} left by an interrupted run\n`);
+    const s = await openSession(resolveModelDir(config.model), config.backend);
+    const tasks = openTaskSource(config.data.tasks_dir);
+    const kind = kindOnDisk(o.run) ?? 'run';
+    const rows: ResultRow[] = [];
+    const preds: ClientPrediction[] = [];
+    let evaluated = 0;
+    const { groupings, seeds } = runAxes(config, kind);
+    for (const grouping of groupings)
+      for (const seed of seeds) {
+        const clients = prepareClients(grouping.clients, config.data, tasks, encoderOf(s), seed);
+        for (const method of config.methods) {
+          const dir = cellDir(o.run, kind, { grouping: grouping.name, seed, method });
+          const adapters = method === 'base' ? undefined : readAdapters(s.model, dir, clients.map((c) => c.name), method);
+          if (adapters === null) continue; // not trained (yet)
+          const r = await evaluateClients(
+            { session: s, modelName: config.model, config, seed, grouping: grouping.name, method, clients, dir, quiet: o.quiet },
+            adapters,
+          );
+          rows.push(...r.rows);
+          preds.push(...r.predictions);
+          evaluated++;
+        }
       }
+    if (evaluated === 0) throw new UsageError(`${o.run}: no trained adapters found to evaluate`);
+    writeResultsCsv(runFile(o.run, 'results'), rows);
+    writePredictions(runFile(o.run, 'predictions'), preds);
+    // The same summary.md as train and sweep write (overview, subspace similarity, figures).
+    const note = `Re-evaluated by \`colora eval\` on backend \`${s.backend}\`${o.maxInstances ? ` (first ${o.maxInstances} test instances per task)` : ''}.`;
+    try {
+      await writeReport(o.run, { notes: [note] });
+    } catch (e) {
+      writeFileAtomic(runFile(o.run, 'summary'), summaryMarkdown(config.name, rows, [note, `The report could not be drawn: ${(e as Error).message}`]));
     }
-  if (evaluated === 0) throw new UsageError(`${o.run}: no trained adapters found to evaluate`);
-  writeResultsCsv(join(o.run, 'results.csv'), rows);
-  writePredictions(join(o.run, 'predictions.jsonl'), preds);
-  writeFileAtomic(join(o.run, 'summary.md'), summaryMarkdown(config.name, rows, [`Re-evaluated by \`colora eval\` on backend \`${s.backend}\`${o.maxInstances ? ` (first ${o.maxInstances} test instances per task)` : ''}.`]));
-  if (!o.quiet) process.stderr.write(`colora: evaluated ${evaluated} method runs in ${o.run}\n`);
+    if (!o.quiet) process.stderr.write(`colora: evaluated ${evaluated} method runs in ${o.run}\n`);
+  });
 }
 
 /** Every client's saved adapter of a method, or null when the method has not finished training. */
@@ -65,7 +77,7 @@ function readAdapters(model: AdaptableModel, dir: string, clients: string[], met
   let config: AdapterConfig | undefined;
   let first = '';
   for (const c of clients) {
-    const d = join(dir, 'adapters', c);
+    const d = adaptersDir(dir, c);
     if (!existsSync(join(d, 'adapter_config.json'))) return null;
     const a = fitAdapter(model, d, loadAdapter(d));
     if (config && (a.config.rank !== config.rank || a.config.alpha !== config.alpha || a.config.personal !== config.personal))

@@ -7,6 +7,7 @@ import type { CausalLM } from '../model/causal-lm.js';
 import type { Tokenizer } from '../tokenizer/load.js';
 import { scorePrediction } from '../metrics/index.js';
 import type { TestItem } from './prepare-data.js';
+import { yieldToEventLoop } from '../util/yield.js';
 
 export interface Prediction {
   id: string;
@@ -58,6 +59,7 @@ export async function evaluateItems(model: CausalLM, tok: Tokenizer, items: read
       };
     });
     o.onBatch?.(Math.min(s + o.batchSize, order.length));
+    await yieldToEventLoop();
   }
   return out;
 }

@@ -4,18 +4,19 @@
  * run resumes at the next round), the adapters saved per client in PEFT format, then the
  * evaluation of every client on its tasks' test instances.
  */
-import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 import type { ExperimentConfig, MethodName } from '../config/schema.js';
 import type { ModelSession } from './session.js';
 import { resolvedTargets, type AdapterConfig } from '../adapters/config.js';
 import { InjectedAdapter, targetedLinears } from '../adapters/inject.js';
-import { payloadBytes, type AdapterState, type FactorName } from '../adapters/state.js';
+import { payloadBytes, type AdapterState, type FactorName, type Payload } from '../adapters/state.js';
 import { readFrozenWeights } from '../adapters/init.js';
 import { saveAdapter } from '../adapters/peft-io.js';
 import { createStrategy } from '../methods/registry.js';
-import type { FitResult, Strategy } from '../methods/strategy.js';
-import { trainLocally } from '../train/local-training.js';
+import type { ClientInfo, FitInstruction, FitResult, Strategy, StrategyContext } from '../methods/strategy.js';
+import type { Example } from '../train/batch.js';
+import { NonFiniteLossError, trainLocally } from '../train/local-training.js';
+import { RunError } from '../util/errors.js';
+import { fingerprintOf, trainingInputs, type CellInputs } from './cell-fingerprint.js';
 import { learningRateAt } from '../train/optimizer.js';
 import { loadRoundCheckpoint, saveRoundCheckpoint } from '../train/round-checkpoint.js';
 import { Progress } from '../util/progress.js';
@@ -23,6 +24,7 @@ import { Rng } from '../util/rng.js';
 import { communicationOf, readCommunication, withCommunication, writeCommunication } from './communication.js';
 import { evaluateItems, scoreByTask, type Prediction } from './evaluate.js';
 import type { PreparedClient, TestItem } from './prepare-data.js';
+import { adaptersDir, checkpointDir, type StopLog } from './run-layout.js';
 
 export interface MethodRunContext {
   /** The frozen model, its tokenizer and special ids (loaded once per process). */
@@ -38,6 +40,27 @@ export interface MethodRunContext {
   dir: string;
   quiet?: boolean;
   evaluate?: boolean;
+  /**
+   * Run a round's client updates elsewhere (a queue coordinator's workers) instead of one after
+   * another here; results in the instructions' order. The unit's kept state must end up in
+   * `strategy` as fitUnit would leave it.
+   */
+  fitRound?: (round: number, instructions: readonly FitInstruction[], strategy: Strategy) => Promise<UnitFit[]>;
+  /**
+   * Pinned clients (config `pinned: true`, with a queue coordinator): what they kept never reaches
+   * this process, so it neither saves their adapters nor evaluates them; `evaluate` sends the last
+   * broadcast to the client's own worker and gets its results rows back.
+   */
+  remoteClients?: { pinned: ReadonlySet<string>; evaluate: (client: string, download: Payload) => Promise<ResultRow[]> };
+  /** The cell's inputs (cell-fingerprint.ts): training needs them for its round checkpoints. */
+  inputs?: CellInputs;
+}
+
+/** Training stopped on a non-finite loss; `stop` is the log.jsonl line that says where. */
+export class TrainingStopped extends RunError {
+  constructor(message: string, readonly stop: StopLog) {
+    super(message);
+  }
 }
 
 export interface RoundLog {
@@ -88,17 +111,107 @@ export interface MethodOutcome {
   adapters?: { config: AdapterConfig; states: Map<string, AdapterState> };
 }
 
-function fingerprint(ctx: MethodRunContext): string {
+/** One unit's update of one round: what the server aggregates and the round log's line. */
+export interface UnitFit {
+  result: FitResult;
+  log: RoundLog;
+}
+
+/**
+ * The client side of one round for one unit, a pure function of (what the server sent, what the
+ * unit kept from earlier rounds, its data, the seed, the round): start from the download and the
+ * kept state, train, keep the result and return the upload. The in-process driver and a queue
+ * worker (distributed/update-job.ts) both run updates through this, so they give the same bits.
+ */
+export async function fitUnit(
+  ctx: Pick<MethodRunContext, 'session' | 'config' | 'seed' | 'method' | 'grouping'>,
+  adapter: InjectedAdapter,
+  strategy: Strategy,
+  ins: FitInstruction,
+  round: number,
+  examples: readonly Example[],
+  onStep?: (loss: number) => void,
+): Promise<UnitFit> {
+  const { config, seed, method } = ctx;
+  const t = config.train;
+  const t0 = Date.now();
+  adapter.load(strategy.clientStart(ins.unit, ins.download));
+  const { steps } = ins;
+  const firstStep = round * steps;
+  let losses: number[];
+  try {
+    const scales = (factors: readonly FactorName[]) => {
+      const m = ins.lrMultipliers;
+      return m ? adapter.variableFactors(factors).map((f) => m[f] ?? 1) : undefined;
+    };
+    losses = await trainLocally(ctx.session.model, adapter.variables(ins.trainable), examples, Rng.derive(seed, 'batches', method, ins.unit, round), {
+      lrScales: scales(ins.trainable),
+      phases: ins.phases?.map((p) => ({ vars: adapter.variables(p.trainable), steps: p.steps, lrScales: scales(p.trainable) })),
+      steps,
+      batchSize: t.batch_size,
+      lr: t.lr,
+      warmupSteps: t.warmup_steps,
+      firstStep,
+      optimizer: { kind: t.optimizer, betas: t.betas, weightDecay: t.weight_decay, gradClip: t.grad_clip },
+      padId: ctx.session.padId,
+      where: `method ${method}, client ${ins.unit}, round ${round + 1}${ctx.grouping !== 'default' ? `, grouping ${ctx.grouping}` : ''}, seed ${seed}`,
+      onStep,
+      // adapter.dropout: masks from the run's seed, method, client, round and step (and layer).
+      beforeStep: (s) => adapter.setDropout((layer) => Rng.derive(seed, 'lora-dropout', method, ins.unit, round, s, layer)),
+    });
+  } catch (e) {
+    if (!(e instanceof NonFiniteLossError)) throw e;
+    throw new TrainingStopped(e.message, { grouping: ctx.grouping, seed, method, client: ins.unit, round: round + 1, step: e.step, stopped: `non-finite loss (${e.loss})` });
+  } finally {
+    adapter.setDropout(undefined);
+  }
+  const upload = strategy.clientUpload(ins.unit, await adapter.read());
+  return {
+    result: { unit: ins.unit, numExamples: examples.length, upload },
+    log: {
+      grouping: ctx.grouping,
+      seed,
+      method,
+      round: round + 1,
+      client: ins.unit,
+      steps,
+      loss_mean: losses.reduce((a, b) => a + b, 0) / losses.length,
+      loss_last: losses[losses.length - 1],
+      lr: learningRateAt(firstStep + steps - 1, t.lr, t.warmup_steps),
+      seconds: (Date.now() - t0) / 1000,
+      bytes_down: payloadBytes(ins.download),
+      bytes_up: payloadBytes(upload),
+    },
+  };
+}
+
+/** Each client's name and training-set size (a strategy's units and FedAvg weights). */
+export function clientInfos(clients: readonly PreparedClient[]): ClientInfo[] {
+  return clients.map((c) => ({ name: c.name, numExamples: c.examples.length }));
+}
+
+/** The strategy context a method's strategy is built from (the same on the coordinator and workers). */
+export async function strategyContext(ctx: Pick<MethodRunContext, 'session' | 'config' | 'seed'>, clients: readonly ClientInfo[]): Promise<StrategyContext> {
   const { config } = ctx;
-  const key = JSON.stringify({ data: config.data, adapter: config.adapter, train: config.train, model: config.model, seed: ctx.seed, method: ctx.method, clients: ctx.clients.map((c) => [c.name, c.splits.map((s) => s.task.name)]), ...(ctx.method === 'colora' ? { colora: config.colora } : {}) });
-  return createHash('sha256').update(key).digest('hex').slice(0, 16);
+  return {
+    adapter: config.adapter,
+    layers: targetedLinears(ctx.session.model, resolvedTargets(config.adapter)),
+    seed: ctx.seed,
+    clients: [...clients],
+    localSteps: config.train.local_steps,
+    clientFraction: config.train.client_fraction,
+    colora: config.colora,
+    frozenWeights: needsFrozenWeights(config) ? await readFrozenWeights(ctx.session.model, resolvedTargets(config.adapter), `adapter.kind ${config.adapter.kind}`) : undefined,
+  };
 }
 
 async function train(ctx: MethodRunContext, adapter: InjectedAdapter, strategy: Strategy): Promise<RoundLog[]> {
   const { config, seed, method } = ctx;
   const t = config.train;
-  const ckptDir = join(ctx.dir, 'checkpoint');
-  const fp = fingerprint(ctx);
+  const ckptDir = checkpointDir(ctx.dir);
+  if (!ctx.inputs) throw new Error('runMethod: training needs the cell inputs (ctx.inputs)');
+  const inputs = trainingInputs(ctx.inputs);
+  const fp = fingerprintOf(inputs);
   const resumed = loadRoundCheckpoint<RoundLog>(ckptDir, fp);
   const log: RoundLog[] = resumed?.log ?? [];
   if (resumed) strategy.restore(resumed.snapshot);
@@ -114,55 +227,22 @@ async function train(ctx: MethodRunContext, adapter: InjectedAdapter, strategy: 
       progress = new Progress(`${ctx.grouping}/seed ${seed}/${method}`, perRound * t.rounds, { quiet: ctx.quiet });
       progress.tick(resumed ? `resumed after round ${start}` : '', perRound * start);
     }
-    const results: FitResult[] = [];
-    for (const ins of instructions) {
-      const t0 = Date.now();
-      adapter.load(strategy.clientStart(ins.unit, ins.download));
-      const { steps } = ins;
-      const examples = examplesOf.get(ins.unit)!;
-      const firstStep = round * steps;
-      const bar = progress;
-      const scales = (factors: readonly FactorName[]) => {
-        const m = ins.lrMultipliers;
-        return m ? adapter.variableFactors(factors).map((f) => m[f] ?? 1) : undefined;
-      };
-      const losses = await trainLocally(ctx.session.model, adapter.variables(ins.trainable), examples, Rng.derive(seed, 'batches', method, ins.unit, round), {
-        lrScales: scales(ins.trainable),
-        phases: ins.phases?.map((p) => ({ vars: adapter.variables(p.trainable), steps: p.steps, lrScales: scales(p.trainable) })),
-        steps,
-        batchSize: t.batch_size,
-        lr: t.lr,
-        warmupSteps: t.warmup_steps,
-        firstStep,
-        optimizer: { kind: t.optimizer, betas: t.betas, weightDecay: t.weight_decay, gradClip: t.grad_clip },
-        padId: ctx.session.padId,
-        where: `method ${method}, client ${ins.unit}, round ${round + 1}${ctx.grouping !== 'default' ? `, grouping ${ctx.grouping}` : ''}, seed ${seed}`,
-        onStep: (loss) => bar.tick(`round ${round + 1}/${t.rounds} ${ins.unit} loss ${loss.toFixed(3)}`),
-        // adapter.dropout: masks from the run's seed, method, client, round and step (and layer).
-        beforeStep: (s) => adapter.setDropout((layer) => Rng.derive(seed, 'lora-dropout', method, ins.unit, round, s, layer)),
-      });
-      adapter.setDropout(undefined);
-      const upload = strategy.clientUpload(ins.unit, await adapter.read());
-      results.push({ unit: ins.unit, numExamples: examples.length, upload });
-      log.push({
-        grouping: ctx.grouping,
-        seed,
-        method,
-        round: round + 1,
-        client: ins.unit,
-        steps,
-        loss_mean: losses.reduce((a, b) => a + b, 0) / losses.length,
-        loss_last: losses[losses.length - 1],
-        lr: learningRateAt(firstStep + steps - 1, t.lr, t.warmup_steps),
-        seconds: (Date.now() - t0) / 1000,
-        bytes_down: payloadBytes(ins.download),
-        bytes_up: payloadBytes(upload),
-      });
-    }
+    const bar = progress;
+    const fits = ctx.fitRound
+      ? await ctx.fitRound(round, instructions, strategy)
+      : await (async () => {
+          const out: UnitFit[] = [];
+          for (const ins of instructions)
+            out.push(await fitUnit(ctx, adapter, strategy, ins, round, examplesOf.get(ins.unit)!, (loss) => bar.tick(`round ${round + 1}/${t.rounds} ${ins.unit} loss ${loss.toFixed(3)}`)));
+          return out;
+        })();
+    if (ctx.fitRound) bar.tick(`round ${round + 1}/${t.rounds}`, instructions.reduce((n, ins) => n + ins.steps, 0));
+    const results: FitResult[] = fits.map((f) => f.result);
+    log.push(...fits.map((f) => f.log));
     strategy.aggregateFit(round, results);
     const diag = strategy.diagnostics?.(round);
     if (diag) for (const row of log) if (row.round === round + 1 && diag.has(row.client)) Object.assign(row, diag.get(row.client));
-    saveRoundCheckpoint(ckptDir, { round, fingerprint: fp, log, snapshot: strategy.snapshot() });
+    saveRoundCheckpoint(ckptDir, { round, fingerprint: fp, inputs, log, snapshot: strategy.snapshot() });
   }
   progress?.stop();
   return log;
@@ -232,17 +312,10 @@ export async function runMethod(ctx: MethodRunContext): Promise<MethodOutcome> {
   const { config, method } = ctx;
   let log: RoundLog[] = [];
   let adapters: EvalAdapters | undefined;
+  const pinned = ctx.remoteClients?.pinned ?? new Set<string>();
+  let evaluatePinned: ((client: string) => Promise<ResultRow[]>) | undefined;
   if (method !== 'base') {
-    const strategy = createStrategy(method, {
-      adapter: config.adapter,
-      layers: targetedLinears(ctx.session.model, resolvedTargets(config.adapter)),
-      seed: ctx.seed,
-      clients: ctx.clients.map((c) => ({ name: c.name, numExamples: c.examples.length })),
-      localSteps: config.train.local_steps,
-      clientFraction: config.train.client_fraction,
-      colora: config.colora,
-      frozenWeights: needsFrozenWeights(config) ? await readFrozenWeights(ctx.session.model, resolvedTargets(config.adapter), `adapter.kind ${config.adapter.kind}`) : undefined,
-    });
+    const strategy = createStrategy(method, await strategyContext(ctx, clientInfos(ctx.clients)));
     const adapterCfg = strategy.adapterConfig;
     const adapter = new InjectedAdapter(ctx.session.model, adapterCfg, strategy.adapterFor(ctx.clients[0].name));
     try {
@@ -250,11 +323,23 @@ export async function runMethod(ctx: MethodRunContext): Promise<MethodOutcome> {
     } finally {
       adapter.remove();
     }
-    for (const c of ctx.clients) saveAdapter(join(ctx.dir, 'adapters', c.name), adapterCfg, strategy.adapterFor(c.name), ctx.modelName, ctx.session.family.peft);
+    for (const c of ctx.clients)
+      if (!pinned.has(c.name)) saveAdapter(adaptersDir(ctx.dir, c.name), adapterCfg, strategy.adapterFor(c.name), ctx.modelName, ctx.session.family.peft);
+    if (pinned.size > 0) {
+      // The last broadcast, as configureFit would send it after the last round (client_fraction 1).
+      const last = new Map(strategy.configureFit(config.train.rounds).map((ins) => [ins.unit, ins.download]));
+      evaluatePinned = (client) => ctx.remoteClients!.evaluate(client, last.get(client)!);
+    }
     writeCommunication(ctx.dir, communicationOf(strategy, log, ctx.clients.map((c) => c.name)));
     adapters = { config: adapterCfg, stateFor: (client) => strategy.adapterFor(client) };
   }
-  const final = adapters && { config: adapters.config, states: new Map(ctx.clients.map((c) => [c.name, adapters!.stateFor(c.name)])) };
+  const local = ctx.clients.filter((c) => !pinned.has(c.name));
+  const final = adapters && { config: adapters.config, states: new Map(local.map((c) => [c.name, adapters!.stateFor(c.name)])) };
   if (ctx.evaluate === false) return { log, rows: [], predictions: [], adapters: final };
-  return { log, ...(await evaluateClients(ctx, adapters)), adapters: final };
+  if (!evaluatePinned) return { log, ...(await evaluateClients(ctx, adapters)), adapters: final };
+  const here = await evaluateClients({ ...ctx, clients: local }, adapters);
+  const rows: ResultRow[] = [];
+  for (const c of ctx.clients)
+    rows.push(...(pinned.has(c.name) ? withCommunication(await evaluatePinned(c.name), readCommunication(ctx.dir)) : here.rows.filter((r) => r.client === c.name)));
+  return { log, rows, predictions: here.predictions, adapters: final };
 }

@@ -7,47 +7,35 @@
  * flight, and `--resume` gives byte-identical files. similarity.csv (subspace similarity of the
  * clients' updates, computed per cell) is rebuilt the same way; at the end, writeReport draws
  * summary.md and plots/. (The cell in flight itself resumes at its
- * last finished round.)
+ * last finished round.) The directory is locked while the sweep runs, and `--resume` reuses a cell
+ * only when its fingerprint matches the config (experiment/resume-plan.ts).
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
 import type { LoadedConfig } from '../config/load.js';
-import type { ExperimentConfig, Grouping, MethodName } from '../config/schema.js';
-import { writeResolvedConfig } from '../config/resolved.js';
+import type { ExperimentConfig } from '../config/schema.js';
 import { openTaskSource } from '../data/task-source.js';
-import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
-import { RunError, UsageError } from '../util/errors.js';
+import { UsageError } from '../util/errors.js';
+import { removeStaleTempFiles } from '../util/atomic.js';
+import { modelIdentity } from '../model/identity.js';
 import { Progress } from '../util/progress.js';
-import { summaryMarkdown } from '../report/tables.js';
-import { subspaceSimilarityRows, type SimilarityRow } from '../report/subspace-similarity.js';
-import { writeSimilarityCsv } from '../report/similarity-files.js';
+import { subspaceSimilarityRows } from '../report/subspace-similarity.js';
 import { writeReport } from '../report/report-command.js';
 import { encoderOf, openSession, type ModelSession } from './session.js';
 import { prepareClients, type PreparedClient } from './prepare-data.js';
-import { runMethod, type ResultRow, type RoundLog } from './run-method.js';
-import { jsonl, writeLog, writeResultsCsv } from './results-files.js';
+import { runMethod, TrainingStopped, type MethodRunContext, type ResultRow, type RoundLog } from './run-method.js';
+import { cellDir, rebuildRunFiles, runFile, writeCellRecord, writeResolvedConfig, type Cell, type CellRecord, type StopLog } from './run-layout.js';
+import { withRunLock } from './run-lock.js';
+import { planCells } from './resume-plan.js';
+import { cellInputs, fingerprintOf, type CellInputs } from './cell-fingerprint.js';
 import { checkExpectations, type RuleOutcome } from './expect.js';
 
-export interface Cell {
-  grouping: Grouping;
-  seed: number;
-  method: MethodName;
-}
-
-export interface CellRecord {
-  grouping: string;
-  seed: number;
-  method: MethodName;
-  rows: ResultRow[];
-  log: RoundLog[];
-  /** Column-subspace similarity of the clients' updates (similarity.csv); absent for `base`. */
-  similarity?: SimilarityRow[];
-  seconds: number;
-}
+export type { Cell, CellRecord } from './run-layout.js';
 
 export interface SweepOptions {
   out: string;
   resume?: boolean;
+  /** Remove what --out holds and start over. */
+  overwrite?: boolean;
   quiet?: boolean;
   /** Called after each finished cell (tests use it to interrupt a sweep). */
   afterCell?: (cell: Cell) => void;
@@ -60,101 +48,115 @@ export interface SweepOutcome {
   nanStopped: boolean;
 }
 
-/** The sweep's groupings and seeds; a plain config is one grouping `default` with its own seed. */
-export function sweepAxes(config: ExperimentConfig): { groupings: Grouping[]; seeds: number[] } {
-  if (config.sweep) return { groupings: config.sweep.groupings, seeds: config.sweep.seeds };
-  return { groupings: [{ name: 'default', clients: config.clients! }], seeds: [config.seed] };
-}
-
-export function sweepCells(config: ExperimentConfig): Cell[] {
-  const { groupings, seeds } = sweepAxes(config);
-  return groupings.flatMap((grouping) => seeds.flatMap((seed) => config.methods.map((method) => ({ grouping, seed, method }))));
-}
-
-export function cellDir(out: string, c: { grouping: string | Grouping; seed: number; method: string }): string {
-  const g = typeof c.grouping === 'string' ? c.grouping : c.grouping.name;
-  return join(out, 'cells', g, `seed-${c.seed}`, c.method);
-}
-
-function readCell(out: string, c: Cell): CellRecord | undefined {
-  const f = join(cellDir(out, c), 'cell.json');
-  return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as CellRecord) : undefined;
-}
-
-/** Rebuild the sweep-level files from every finished cell, in cell order. */
-function writeSweepFiles(out: string, config: ExperimentConfig, cells: readonly Cell[], backend: string): { rows: ResultRow[]; log: RoundLog[] } {
-  const done = cells.map((c) => readCell(out, c)).filter((r): r is CellRecord => r !== undefined);
-  const rows = done.flatMap((d) => d.rows);
-  const log = done.flatMap((d) => d.log);
-  writeResultsCsv(join(out, 'results.csv'), rows);
-  writeLog(join(out, 'log.jsonl'), log);
-  writeSimilarityCsv(join(out, 'similarity.csv'), done.flatMap((d) => d.similarity ?? []));
-  const note = `Sweep \`${config.name}\`: ${done.length} of ${cells.length} cells finished, model \`${config.model}\`, tasks from \`${config.data.tasks_dir}\`, backend \`${backend}\`.`;
-  writeFileAtomic(join(out, 'summary.md'), summaryMarkdown(config.name, rows, [note]));
-  return { rows, log };
-}
-
 export async function runSweep(loaded: LoadedConfig, o: SweepOptions, session?: ModelSession): Promise<SweepOutcome> {
+  return withRunLock(o.out, () => sweepLocked(loaded, o, session));
+}
+
+async function sweepLocked(loaded: LoadedConfig, o: SweepOptions, session?: ModelSession): Promise<SweepOutcome> {
   const { config } = loaded;
-  const cells = sweepCells(config);
-  const cellsRoot = join(o.out, 'cells');
-  if (!o.resume && existsSync(cellsRoot) && readdirSync(cellsRoot).length > 0)
-    throw new UsageError(`${o.out} already holds a sweep; pass --resume to finish it, or choose another --out`);
+  const cellsRoot = runFile(o.out, 'cells');
+  if (!o.resume && !o.overwrite && existsSync(cellsRoot) && readdirSync(cellsRoot).length > 0)
+    throw new UsageError(`${o.out} already holds a sweep; pass --resume to finish it, --overwrite to start over, or choose another --out`);
+  const tasks = openTaskSource(config.data.tasks_dir);
+  const plans = planCells(o.out, 'sweep', config, modelIdentity(loaded.modelDir), tasks, { overwrite: o.overwrite });
+  const progress = new Progress('sweep', plans.length, { quiet: o.quiet });
+  const stale = removeStaleTempFiles(o.out);
+  if (stale.length) progress.log(`colora: removed ${stale.length} temporary file${stale.length > 1 ? 's' : ''} left by an interrupted run`);
   writeResolvedConfig(o.out, config);
   const s = session ?? (await openSession(loaded.modelDir, config.backend));
-  const tasks = openTaskSource(config.data.tasks_dir);
 
-  const todo = cells.filter((c) => !readCell(o.out, c));
-  const progress = new Progress('sweep', cells.length, { quiet: o.quiet });
-  if (todo.length < cells.length) progress.tick(`${cells.length - todo.length} cells already finished`, cells.length - todo.length);
+  const todo = plans.filter((p) => !p.reuse);
+  if (todo.length < plans.length) progress.tick(`${plans.length - todo.length} cells already finished`, plans.length - todo.length);
   let prepared: { key: string; clients: PreparedClient[] } | undefined;
-  let nanStopped = false;
-  for (const cell of todo) {
+  let stop: StopLog | undefined;
+  for (const plan of todo) {
+    const { cell } = plan;
     const key = `${cell.grouping.name}/${cell.seed}`;
     if (prepared?.key !== key)
       prepared = { key, clients: prepareClients(cell.grouping.clients, config.data, tasks, encoderOf(s), cell.seed) };
-    const dir = cellDir(o.out, cell);
-    const t0 = Date.now();
-    let outcome;
+    let record: CellRecord;
     try {
-      outcome = await runMethod({
-        session: s,
-        modelName: config.model,
-        config,
-        seed: cell.seed,
-        grouping: cell.grouping.name,
-        method: cell.method,
-        clients: prepared.clients,
-        dir,
-        quiet: true,
-      });
+      record = await runCell(s, config, cell, prepared.clients, o.out, plan);
     } catch (e) {
-      if (e instanceof RunError && /non-finite loss/.test(e.message) && config.expect.some((r) => r.no_nan_loss)) {
-        progress.log(`colora: ${e.message}`);
-        nanStopped = true;
-        break;
-      }
+      if (!(e instanceof TrainingStopped)) throw e;
+      progress.log(`colora: ${e.message}`);
+      stop = e.stop;
+      if (isNanStop(e, config)) break;
+      progress.stop();
+      await finishSweep(o.out, config, s.backend, true, (l) => progress.log(l), stop);
       throw e;
     }
-    writeFileAtomic(join(dir, 'predictions.jsonl'), jsonl(outcome.predictions));
-    const seconds = (Date.now() - t0) / 1000;
-    const a = outcome.adapters;
-    const similarity = a ? subspaceSimilarityRows({ grouping: cell.grouping.name, seed: cell.seed, method: cell.method }, a.states, a.config.rank, a.config.alpha / a.config.rank, [1, a.config.rank]) : undefined;
-    const record: CellRecord = { grouping: cell.grouping.name, seed: cell.seed, method: cell.method, rows: outcome.rows, log: outcome.log, similarity, seconds };
-    writeJsonAtomic(join(dir, 'cell.json'), record);
-    writeSweepFiles(o.out, config, cells, s.backend);
-    const rl = outcome.rows.reduce((a, r) => a + r.rougeL, 0) / Math.max(1, outcome.rows.length);
-    progress.tick(`${key}/${cell.method}: Rouge-L ${rl.toFixed(1)} (${seconds.toFixed(0)} s)`);
+    rebuildRunFiles(o.out, config, { backend: s.backend, kind: 'sweep' });
+    progress.tick(cellLine(record));
     o.afterCell?.(cell);
   }
   progress.stop();
-  const { rows, log } = writeSweepFiles(o.out, config, cells, s.backend);
+  return finishSweep(o.out, config, s.backend, stop !== undefined, (l) => progress.log(l), stop);
+}
+
+/**
+ * Train and evaluate one cell of a sweep whose directory is `runDir`: adapters, predictions and,
+ * last, its record (the commit point) with the cell's fingerprint, all where run-layout puts them.
+ * The in-process sweep runs cells through this into --out; a queue worker into a directory of its
+ * own; a `train.distribute: clients` coordinator passes `remote` to run the client updates (and pinned
+ * clients' evaluation) on its workers. `id` is the cell's inputs and fingerprint (resume-plan.ts); without it they are computed
+ * from the session's model and the config's tasks.
+ */
+export async function runCell(
+  s: ModelSession,
+  config: ExperimentConfig,
+  cell: Cell,
+  clients: PreparedClient[],
+  runDir: string,
+  id?: { inputs: CellInputs; fingerprint: string },
+  remote?: Pick<MethodRunContext, 'fitRound' | 'remoteClients'>,
+): Promise<CellRecord> {
+  const inputs = id?.inputs ?? cellInputs(config, modelIdentity(s.modelDir), openTaskSource(config.data.tasks_dir), cell);
+  const t0 = Date.now();
+  const outcome = await runMethod({
+    session: s,
+    modelName: config.model,
+    config,
+    seed: cell.seed,
+    grouping: cell.grouping.name,
+    method: cell.method,
+    clients,
+    dir: cellDir(runDir, 'sweep', cell),
+    quiet: true,
+    inputs,
+    ...remote,
+  });
+  const seconds = (Date.now() - t0) / 1000;
+  const a = outcome.adapters;
+  const similarity = a ? subspaceSimilarityRows({ grouping: cell.grouping.name, seed: cell.seed, method: cell.method }, a.states, a.config.rank, a.config.alpha / a.config.rank, [1, a.config.rank]) : undefined;
+  const record: CellRecord = { grouping: cell.grouping.name, seed: cell.seed, method: cell.method, rows: outcome.rows, log: outcome.log, similarity, seconds, backend: s.backend, fingerprint: id?.fingerprint ?? fingerprintOf(inputs), inputs };
+  writeCellRecord(runDir, 'sweep', record, outcome.predictions);
+  return record;
+}
+
+/** A non-finite loss under a `no_nan_loss` rule stops the sweep (exit 3 via the rule), not exit 1. */
+export function isNanStop(e: unknown, config: ExperimentConfig): e is TrainingStopped {
+  return e instanceof TrainingStopped && config.expect.some((r) => r.no_nan_loss);
+}
+
+/** The progress line for a finished cell. */
+export function cellLine(r: CellRecord): string {
+  const rl = r.rows.reduce((a, x) => a + x.rougeL, 0) / Math.max(1, r.rows.length);
+  return `${r.grouping}/${r.seed}/${r.method}: Rouge-L ${rl.toFixed(1)} (${r.seconds.toFixed(0)} s)`;
+}
+
+/**
+ * The last step of every sweep (in-process or coordinated): the run-level files from the finished
+ * cells (plus the line saying where training stopped, if it did), the report, the expect: rules.
+ */
+export async function finishSweep(out: string, config: ExperimentConfig, backend: string, nanStopped: boolean, log: (line: string) => void, stop?: StopLog): Promise<SweepOutcome> {
+  const { rows, log: rounds } = rebuildRunFiles(out, config, { backend, stop, kind: 'sweep' });
   try {
-    await writeReport(o.out, { notes: [`Backend \`${s.backend}\`.`] });
+    await writeReport(out, { notes: [`Backend \`${backend}\`.`] });
   } catch (e) {
     // The results are complete; a failed figure must not fail the sweep (`colora report` retries).
-    progress.log(`colora: report not written: ${(e as Error).message}`);
+    log(`colora: report not written: ${(e as Error).message}`);
   }
-  const expectations = checkExpectations(config.expect, rows, log, nanStopped);
-  return { rows, log, expectations, nanStopped };
+  const expectations = checkExpectations(config.expect, rows, rounds, nanStopped);
+  return { rows, log: rounds, expectations, nanStopped };
 }

@@ -1,4 +1,4 @@
-/** `colora train --config FILE [--out DIR] [--backend NAME] [--seed N] [--tasks-dir DIR] [--no-eval] [--quiet]` */
+/** `colora train --config FILE [--out DIR] [--backend NAME] [--seed N] [--tasks-dir DIR] [--no-eval] [--overwrite] [--quiet]` */
 import { join } from 'node:path';
 import type { BackendName } from '../config/schema.js';
 import { loadExperimentConfig } from '../config/load.js';
@@ -12,6 +12,7 @@ export interface TrainCommandOptions {
   seed?: number;
   tasksDir?: string;
   eval?: boolean;
+  overwrite?: boolean;
   quiet?: boolean;
 }
 
@@ -22,6 +23,6 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
   for (const w of loaded.warnings) process.stderr.write(`colora: ${w}\n`);
   const out = o.out ?? join('results', loaded.config.name);
   const t0 = Date.now();
-  await runExperiment(loaded, { out, quiet: o.quiet, evaluate: o.eval });
+  await runExperiment(loaded, { out, quiet: o.quiet, evaluate: o.eval, overwrite: o.overwrite });
   if (!o.quiet) process.stderr.write(`colora: run written to ${out} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
 }

@@ -3,7 +3,6 @@
  * directory from its files (config.resolved.yaml, results.csv, log.jsonl, similarity.csv or the
  * saved adapters). `colora sweep` calls writeReport at its end.
  */
-import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import { mean } from './stats.js';
 import { overviewTable, summaryMarkdown, table } from './tables.js';
@@ -11,6 +10,8 @@ import { loadRunData, type RunData } from './run-data.js';
 import { writePlots, type PlotsOutcome } from './plots.js';
 import { writeSimilarityCsv, writeTaskSimilarityCsv } from './similarity-files.js';
 import { existsSync } from 'node:fs';
+import { runFile, stopNote } from '../experiment/run-layout.js';
+import { withRunLock } from '../experiment/run-lock.js';
 
 export interface ReportOutcome {
   summary: string;
@@ -90,12 +91,12 @@ function runNote(d: RunData): string {
 /** Rebuild summary.md, task-similarity.csv, similarity.csv (when derived from adapters) and plots/. */
 export async function writeReport(runDir: string, opts: { notes?: string[] } = {}): Promise<ReportOutcome> {
   const d = loadRunData(runDir);
-  if (!existsSync(join(runDir, 'similarity.csv')) && d.subspace.length) writeSimilarityCsv(join(runDir, 'similarity.csv'), d.subspace);
+  if (!existsSync(runFile(runDir, 'similarity')) && d.subspace.length) writeSimilarityCsv(runFile(runDir, 'similarity'), d.subspace);
   writeTaskSimilarityCsv(
-    join(runDir, 'task-similarity.csv'),
+    runFile(runDir, 'taskSimilarity'),
     [...d.taskSimilarity].flatMap(([grouping, s]) => s.pairs.map((p) => ({ grouping, client_a: p.a, client_b: p.b, value: p.value }))),
   );
-  const plots = await writePlots(d, join(runDir, 'plots'));
+  const plots = await writePlots(d, runFile(runDir, 'plots'));
   const similarity = new Map([...d.taskSimilarity].map(([g, s]) => [g, s.mean]));
   const groupings = d.groupings.map((g) => g.name);
   const before = [
@@ -105,17 +106,19 @@ export async function writeReport(runDir: string, opts: { notes?: string[] } = {
     '',
     overviewTable(d.results, groupings, similarity),
   ];
-  const summary = summaryMarkdown(d.config.name, d.results, [runNote(d), ...(opts.notes ?? []), ...d.notes], {
+  const summary = summaryMarkdown(d.config.name, d.results, [runNote(d), ...d.stops.map(stopNote), ...(opts.notes ?? []), ...d.notes], {
     before: d.results.length ? before : ['No finished results yet.'],
     groupingNotes: taskSimilarityNotes(d),
     after: [...subspaceSection(d), '', ...coreSection(d), '', ...figuresSection(plots)],
   });
-  const path = join(runDir, 'summary.md');
+  const path = runFile(runDir, 'summary');
   writeFileAtomic(path, summary);
   return { summary: path, plots };
 }
 
 export async function reportCommand(o: { run: string }): Promise<void> {
-  const r = await writeReport(o.run);
-  process.stderr.write(`colora: wrote ${r.summary} and ${r.plots.figures.length} figures in ${join(o.run, 'plots')}${r.plots.skipped.length ? ` (${r.plots.skipped.length} skipped, see summary.md)` : ''}\n`);
+  // A directory that is not a run is refused by name before anything is created in it; one that
+  // is gets locked, so the report never interleaves with a train, sweep or eval writing it.
+  const r = existsSync(runFile(o.run, 'resolvedConfig')) ? await withRunLock(o.run, () => writeReport(o.run)) : await writeReport(o.run);
+  process.stderr.write(`colora: wrote ${r.summary} and ${r.plots.figures.length} figures in ${runFile(o.run, 'plots')}${r.plots.skipped.length ? ` (${r.plots.skipped.length} skipped, see summary.md)` : ''}\n`);
 }

@@ -4,7 +4,7 @@
  * adapters), and the measured task similarity of every grouping (computed from the task data the
  * config names; a note instead when those tasks cannot be loaded).
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { YamlSource } from '../config/yaml-source.js';
 import { parseExperimentConfig } from '../config/load.js';
@@ -16,6 +16,7 @@ import type { AdapterState } from '../adapters/state.js';
 import type { ResultRow, RoundLog } from '../experiment/run-method.js';
 import { readJsonl, readResultsCsv } from '../experiment/results-files.js';
 import { UsageError } from '../util/errors.js';
+import { adaptersDir, cellDir, finishedCells, isStopLog, kindOf, kindOnDisk, runAxes, runFile, type StopLog } from '../experiment/run-layout.js';
 import { readSimilarityCsv } from './similarity-files.js';
 import { subspaceSimilarityRows, type SimilarityRow } from './subspace-similarity.js';
 
@@ -27,6 +28,8 @@ export interface RunData {
   seeds: number[];
   results: ResultRow[];
   log: RoundLog[];
+  /** Where training stopped on a non-finite loss (log.jsonl lines with `stopped`), if it did. */
+  stops: StopLog[];
   subspace: SimilarityRow[];
   /** Measured task similarity per grouping name (empty when the tasks could not be loaded). */
   taskSimilarity: Map<string, GroupingSimilarity>;
@@ -36,25 +39,16 @@ export interface RunData {
   notes: string[];
 }
 
-/** Groupings and seeds as `colora sweep` runs them (sweepAxes in experiment/sweep.ts). */
-export function runAxes(config: ExperimentConfig): { groupings: Grouping[]; seeds: number[] } {
-  if (config.sweep) return { groupings: config.sweep.groupings, seeds: config.sweep.seeds };
-  return { groupings: [{ name: 'default', clients: config.clients ?? [] }], seeds: [config.seed] };
-}
-
-/** Where a cell's (sweep) or a method's (plain run) client adapters are saved. */
-function adaptersDir(dir: string, sweep: boolean, grouping: string, seed: number, method: string): string {
-  return sweep ? join(dir, 'cells', grouping, `seed-${seed}`, method, 'adapters') : join(dir, 'methods', method, 'adapters');
-}
+export { runAxes };
 
 /** similarity.csv's rows recomputed from the adapters on disk (runs from `colora train`, older sweeps). */
 export function subspaceFromSavedAdapters(dir: string, config: ExperimentConfig): SimilarityRow[] {
-  const { groupings, seeds } = runAxes(config);
+  const { groupings, seeds } = runAxes(config, kindOnDisk(dir));
   const rows: SimilarityRow[] = [];
   for (const g of groupings)
     for (const seed of seeds)
       for (const method of config.methods) {
-        const base = adaptersDir(dir, config.sweep !== undefined, g.name, seed, method);
+        const base = adaptersDir(cellDir(dir, kindOnDisk(dir) ?? kindOf(config), { grouping: g.name, seed, method }));
         if (method === 'base' || !existsSync(base)) continue;
         const states = new Map<string, AdapterState>();
         let rank = 0;
@@ -94,37 +88,31 @@ function measureTaskSimilarity(config: ExperimentConfig, groupings: readonly Gro
   return out;
 }
 
-function sumCellSeconds(dir: string): number | undefined {
-  const root = join(dir, 'cells');
-  if (!existsSync(root)) return undefined;
-  let total = 0;
-  for (const g of readdirSync(root))
-    for (const s of readdirSync(join(root, g)))
-      for (const m of readdirSync(join(root, g, s))) {
-        const f = join(root, g, s, m, 'cell.json');
-        if (existsSync(f)) total += Number((JSON.parse(readFileSync(f, 'utf8')) as { seconds?: number }).seconds ?? 0);
-      }
-  return total;
+function sumCellSeconds(dir: string, config: ExperimentConfig): number | undefined {
+  if (kindOnDisk(dir) !== 'sweep') return undefined;
+  return finishedCells(dir, config, 'sweep').reduce((s, c) => s + Number(c.seconds ?? 0), 0);
 }
 
 export function loadRunData(dir: string): RunData {
-  const cfgFile = join(dir, 'config.resolved.yaml');
+  const cfgFile = runFile(dir, 'resolvedConfig');
   if (!existsSync(cfgFile)) throw new UsageError(`${dir}: not a run or sweep directory (no config.resolved.yaml)`);
   const config = parseExperimentConfig(YamlSource.read(cfgFile));
-  const { groupings, seeds } = runAxes(config);
+  const { groupings, seeds } = runAxes(config, kindOnDisk(dir));
   const notes: string[] = [];
-  const simFile = join(dir, 'similarity.csv');
+  const simFile = runFile(dir, 'similarity');
   const subspace = existsSync(simFile) ? readSimilarityCsv(simFile) : subspaceFromSavedAdapters(dir, config);
+  const lines = readJsonl<RoundLog | StopLog>(runFile(dir, 'log'));
   return {
     dir,
     config,
     groupings,
     seeds,
-    results: readResultsCsv(join(dir, 'results.csv')),
-    log: readJsonl<RoundLog>(join(dir, 'log.jsonl')),
+    results: readResultsCsv(runFile(dir, 'results')),
+    log: lines.filter((l): l is RoundLog => !isStopLog(l)),
+    stops: lines.filter(isStopLog),
     subspace,
     taskSimilarity: measureTaskSimilarity(config, groupings, notes),
-    cellSeconds: sumCellSeconds(dir),
+    cellSeconds: sumCellSeconds(dir, config),
     notes,
   };
 }

@@ -9,6 +9,14 @@ import type { Rng } from '../util/rng.js';
 import { BatchSampler, makeBatch, type Example } from './batch.js';
 import { batchLoss, type CausalLM } from './loss.js';
 import { createOptimizer, learningRateAt, type OptimizerOptions } from './optimizer.js';
+import { yieldToEventLoop } from '../util/yield.js';
+
+/** A non-finite loss: training stops here (step counts from 1). */
+export class NonFiniteLossError extends RunError {
+  constructor(message: string, readonly step: number, readonly loss: number) {
+    super(message);
+  }
+}
 
 export interface LocalTrainingOptions {
   steps: number;
@@ -58,9 +66,10 @@ export async function trainLocally(
         const loss = (await value.data())[0];
         value.dispose();
         if (!Number.isFinite(loss))
-          throw new RunError(`non-finite loss (${loss}) at ${o.where}, step ${s + 1} of ${o.steps}; stopped, everything written so far is kept`);
+          throw new NonFiniteLossError(`non-finite loss (${loss}) at ${o.where}, step ${s + 1} of ${o.steps}; stopped, everything written so far is kept`, s + 1, loss);
         losses.push(loss);
         o.onStep?.(loss);
+        await yieldToEventLoop();
       }
     } finally {
       optimizer.finish();

@@ -3,12 +3,12 @@
  * round: every adapter state of the strategy in one safetensors file, and the round number and
  * log in a JSON file written after it (the JSON is the commit point).
  */
-import { existsSync } from 'node:fs';
-import { UsageError } from '../util/errors.js';
+import { existsSync, readFileSync } from 'node:fs';
 import { readJsonFile } from '../util/text-file.js';
 import { join } from 'node:path';
 import { readSafetensors, writeSafetensors, type TensorData } from '../model/safetensors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { UsageError } from '../util/errors.js';
 import { TENSORS as LAYER_TENSORS, type AdapterState, type LayerFactors, type TensorName } from '../adapters/state.js';
 
 /** A strategy's state: the server's (`global`) and each training unit's own (client side). */
@@ -20,6 +20,8 @@ export interface Snapshot {
 export interface RoundCheckpoint<L> {
   round: number;
   fingerprint: string;
+  /** What the fingerprint hashes, so a mismatch can name the keys that differ. */
+  inputs?: Record<string, unknown>;
   log: L[];
   snapshot: Snapshot;
 }
@@ -40,7 +42,19 @@ export function saveRoundCheckpoint<L>(dir: string, c: RoundCheckpoint<L>): void
   flatten('global', c.snapshot.global, tensors);
   for (const [unit, s] of c.snapshot.units) flatten(`unit:${unit}`, s, tensors);
   writeSafetensors(join(dir, TENSORS), tensors);
-  writeJsonAtomic(join(dir, META), { round: c.round, fingerprint: c.fingerprint, log: c.log });
+  writeJsonAtomic(join(dir, META), { round: c.round, fingerprint: c.fingerprint, inputs: c.inputs, log: c.log });
+}
+
+/** A checkpoint's round, fingerprint and inputs without its tensors, if `dir` holds one. */
+export function readCheckpointMeta(dir: string): { round: number; fingerprint: string; inputs?: Record<string, unknown> } | undefined {
+  const metaFile = join(dir, META);
+  if (!existsSync(metaFile)) return undefined;
+  try {
+    const { round, fingerprint, inputs } = JSON.parse(readFileSync(metaFile, 'utf8'));
+    return { round, fingerprint, inputs };
+  } catch (e) {
+    throw new UsageError(`${metaFile}: not a round checkpoint (${(e as Error).message}); remove it to train this method from the start`);
+  }
 }
 
 /**
@@ -76,7 +90,7 @@ export function loadRoundCheckpoint<L>(dir: string, fingerprint: string): RoundC
   const tensorFile = join(dir, TENSORS);
   for (const [key, t] of readSafetensors(tensorFile)) {
     const [prefix, layer, k, ...rest] = key.split('|');
-    if (rest.length > 0 || !layer || !(LAYER_TENSORS as readonly string[]).includes(k) || (prefix !== 'global' && !prefix.startsWith('unit:')))
+    if (rest.length > 0 || !layer || !LAYER_TENSORS.includes(k as TensorName) || (prefix !== 'global' && !prefix.startsWith('unit:')))
       throw corrupt(tensorFile, dir, `unexpected tensor '${key}'`);
     let state: AdapterState;
     if (prefix === 'global') state = snapshot.global;
