@@ -21,7 +21,7 @@ import { Rng } from '../src/util/rng.js';
 import { loadExperimentConfig } from '../src/config/load.js';
 import { runExperiment } from '../src/experiment/run-experiment.js';
 import { readJsonl } from '../src/experiment/results-files.js';
-import type { RoundLog } from '../src/experiment/run-method.js';
+import type { RoundLog } from '../src/experiment/records.js';
 import { makeTinyModelDir } from './helpers/tiny-model.js';
 import { tempDir } from './helpers/temp.js';
 import { REPO_ROOT } from './helpers/shared.js';

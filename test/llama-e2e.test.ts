@@ -15,7 +15,7 @@ import { loadModel } from '../src/model/families.js';
 import { applyAdapterDir, loadAdapter } from '../src/adapters/peft-io.js';
 import { mergePersonal } from '../src/adapters/state.js';
 import { readJsonl, readResultsCsv } from '../src/experiment/results-files.js';
-import type { RoundLog } from '../src/experiment/run-method.js';
+import type { RoundLog } from '../src/experiment/records.js';
 import { readSafetensors } from '../src/model/safetensors.js';
 import { REPO_ROOT } from './helpers/shared.js';
 import { makeTinyLlamaDir } from './helpers/tiny-llama.js';

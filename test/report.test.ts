@@ -4,7 +4,7 @@ import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeResolvedConfig } from '../src/experiment/run-layout.js';
 import { writeLog, writeResultsCsv } from '../src/experiment/results-files.js';
-import type { ResultRow, RoundLog } from '../src/experiment/run-method.js';
+import type { ResultRow, RoundLog } from '../src/experiment/records.js';
 import { writeSimilarityCsv, readSimilarityCsv } from '../src/report/similarity-files.js';
 import type { SimilarityRow } from '../src/report/subspace-similarity.js';
 import { reportCommand, writeReport } from '../src/report/report-command.js';

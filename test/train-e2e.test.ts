@@ -7,7 +7,7 @@ import { loadExperimentConfig } from '../src/config/load.js';
 import { runExperiment } from '../src/experiment/run-experiment.js';
 import { readResultsCsv, readJsonl } from '../src/experiment/results-files.js';
 import { loadAdapter } from '../src/adapters/peft-io.js';
-import type { RoundLog } from '../src/experiment/run-method.js';
+import type { RoundLog } from '../src/experiment/records.js';
 import { tempDir } from './helpers/temp.js';
 
 let modelDir = '';

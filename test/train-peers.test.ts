@@ -12,7 +12,7 @@ import { runExperiment } from '../src/experiment/run-experiment.js';
 import { readResultsCsv, readJsonl } from '../src/experiment/results-files.js';
 import { loadAdapter } from '../src/adapters/peft-io.js';
 import { evalCommand } from '../src/experiment/eval-command.js';
-import type { RoundLog } from '../src/experiment/run-method.js';
+import type { RoundLog } from '../src/experiment/records.js';
 import { tempDir } from './helpers/temp.js';
 
 let modelDir = '';

@@ -6,7 +6,8 @@
  * and the in-process driver aggregates exactly as it would have.
  */
 import type { Job, Queue } from 'bullmq';
-import type { MethodRunContext, ResultRow, RoundLog, UnitFit } from '../experiment/run-method.js';
+import type { MethodRunContext, UnitFit } from '../experiment/run-method.js';
+import type { ResultRow, RoundLog } from '../experiment/records.js';
 import { TrainingStopped } from '../experiment/run-method.js';
 import type { StopLog } from '../experiment/run-layout.js';
 import { RunError } from '../util/errors.js';

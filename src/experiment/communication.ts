@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Strategy } from '../methods/strategy.js';
 import { writeJsonAtomic } from '../util/atomic.js';
-import type { ResultRow, RoundLog } from './run-method.js';
+import type { ResultRow, RoundLog } from './records.js';
 
 export interface ClientCommunication {
   client: string;

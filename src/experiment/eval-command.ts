@@ -22,7 +22,8 @@ import { withRunLock } from './run-lock.js';
 import { summaryMarkdown } from '../report/tables.js';
 import { encoderOf, openSession } from './session.js';
 import { prepareClients } from './prepare-data.js';
-import { evaluateClients, type ClientPrediction, type EvalAdapters, type ResultRow } from './run-method.js';
+import { evaluateClients, type EvalAdapters } from './run-method.js';
+import type { ClientPrediction, ResultRow } from './records.js';
 import { adaptersDir, cellDir, kindOnDisk, runAxes, runFile } from './run-layout.js';
 import { writePredictions, writeResultsCsv } from './results-files.js';
 

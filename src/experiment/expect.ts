@@ -4,7 +4,7 @@
  */
 import type { ExpectRule } from '../config/schema.js';
 import { mean } from '../report/stats.js';
-import type { ResultRow, RoundLog } from './run-method.js';
+import type { ResultRow, RoundLog } from './records.js';
 
 export interface RuleOutcome {
   rule: string;

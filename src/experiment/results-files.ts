@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
 import { writeFileAtomic } from '../util/atomic.js';
-import type { ClientPrediction, ResultRow, RoundLog } from './run-method.js';
+import type { ClientPrediction, ResultRow, RoundLog } from './records.js';
 
 export const RESULT_COLUMNS = ['grouping', 'seed', 'method', 'client', 'task', 'rougeL', 'exact_match', 'n_test'] as const;
 /** Extra columns (the contract allows them): the predictions the model's context length cut short. */

@@ -23,7 +23,7 @@ import { summaryMarkdown } from '../report/tables.js';
 import type { SimilarityRow } from '../report/subspace-similarity.js';
 import { writeSimilarityCsv } from '../report/similarity-files.js';
 import { jsonl, readJsonl, writeResultsCsv } from './results-files.js';
-import type { ClientPrediction, ResultRow, RoundLog } from './run-method.js';
+import type { ClientPrediction, ResultRow, RoundLog } from './records.js';
 
 /** Files and folders at the top of a run or sweep directory. */
 export const RUN_FILES = {

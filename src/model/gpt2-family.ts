@@ -1,5 +1,5 @@
 /** GPT-2 (model_type `gpt2`) in the family registry: Conv1D weights [in, out], `transformer.` keys. */
-import type { ModelFamily } from './families.js';
+import type { ModelFamily } from './model-family.js';
 import { loadGPT2 } from './checkpoint.js';
 import { parseGPT2Config } from './config.js';
 import { gpt2Info } from './gpt2.js';

@@ -3,7 +3,7 @@
  * keys, nn.Linear weights [out, in] (transposed once on load), PEFT's default targets q_proj and
  * v_proj (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING for llama, mistral and qwen2).
  */
-import type { ModelFamily } from './families.js';
+import type { ModelFamily } from './model-family.js';
 import { CheckpointReader } from './checkpoint-reader.js';
 import { readParams, type ParamSource } from './checkpoint.js';
 import { checkImpliedParams, ConfigFields, elementCount } from './config-fields.js';

@@ -13,7 +13,7 @@ import { openTaskSource } from '../data/task-source.js';
 import { groupingSimilarity, type GroupingSimilarity } from '../data/task-similarity.js';
 import { loadAdapter } from '../adapters/peft-io.js';
 import type { AdapterState } from '../adapters/state.js';
-import type { ResultRow, RoundLog } from '../experiment/run-method.js';
+import type { ResultRow, RoundLog } from '../experiment/records.js';
 import { readJsonl, readResultsCsv } from '../experiment/results-files.js';
 import { UsageError } from '../util/errors.js';
 import { adaptersDir, cellDir, finishedCells, isStopLog, kindOf, kindOnDisk, runAxes, runFile, type StopLog } from '../experiment/run-layout.js';

@@ -2,7 +2,7 @@
  * The tables a person reads first: per grouping, each method's mean Rouge-L and exact match over
  * clients' tasks (± std over seeds), the per-client table, and CoLoRA minus each baseline.
  */
-import type { ResultRow } from '../experiment/run-method.js';
+import type { ResultRow } from '../experiment/records.js';
 import { formatInterval, mean, pairedSummary, std } from './stats.js';
 
 function uniq<T>(xs: readonly T[]): T[] {
