@@ -5,15 +5,9 @@
  */
 import type { AdapterSpec } from '../config/schema.js';
 import type { FactorName } from './state.js';
+import { ADAPTER_KINDS, adapterKind, type AdapterKind } from './kinds/registry.js';
 
-/**
- *   lora    PEFT's LoRA: A random, B = 0, both trained
- *   pissa   PiSSA: A, B from the top-r SVD of W (B A = U_r Σ_r V_rᵀ / scale), both trained; the base is the residual
- *   svfit   SVFit: A = V_rᵀ, B = U_r frozen; only the r singular values (D) train; the base is the residual
- *   loldu   LoLDU: A = U_r, B = P L_r frozen (LU with partial pivoting); only the diagonal D trains; the base is the residual
- */
-export const ADAPTER_KINDS = ['lora', 'pissa', 'svfit', 'loldu'] as const;
-export type AdapterKind = (typeof ADAPTER_KINDS)[number];
+export { ADAPTER_KINDS, type AdapterKind };
 export type CoreShape = 'full' | 'diagonal';
 
 export interface AdapterConfig {
@@ -48,9 +42,9 @@ export function adapterConfigFrom(spec: AdapterSpec, personal: boolean, extra: P
   return cfg;
 }
 
-/** SVFit and LoLDU keep A and B frozen at the decomposition; their trainable part is D. */
+/** The kind keeps A and B frozen at the decomposition (SVFit, LoLDU); its trainable part is D. */
 export function freezesAB(kind: AdapterKind | undefined): boolean {
-  return kind === 'svfit' || kind === 'loldu';
+  return adapterKind(kind).freezesAB;
 }
 
 /**

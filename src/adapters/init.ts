@@ -16,7 +16,7 @@ import { Rng } from '../util/rng.js';
 import { scaling, type AdapterConfig } from './config.js';
 import { targetedLinears, type AdaptableModel } from './inject.js';
 import { cloneLayer, identity, initialState, mergePersonal, type AdapterState, type LayerFactors } from './state.js';
-import { luTopR, topSvd } from './weight-decomposition.js';
+import { adapterKind, pissaStart } from './kinds/registry.js';
 
 export type CoreInit = 'identity' | 'gaussian' | 'zero';
 export type SharedInit = 'peft' | 'svd';
@@ -56,7 +56,7 @@ const decompositionCache = new WeakMap<FrozenWeight, Map<string, LayerFactors>>(
 
 /** True when the adapter's A and B start from a decomposition of W rather than PEFT's random A, B = 0. */
 export function startsFromWeight(cfg: AdapterConfig, start: StartOptions): boolean {
-  return (cfg.kind ?? 'lora') !== 'lora' || start.sharedInit === 'svd';
+  return adapterKind(cfg.kind).decompose !== undefined || start.sharedInit === 'svd';
 }
 
 /** The core S_i(0) of a layer: the same for every client (it depends on seed and layer only). */
@@ -80,24 +80,10 @@ function decomposed(cfg: AdapterConfig, w: FrozenWeight, seed: number, layer: st
   return cloneLayer(f);
 }
 
+/** The kind's start from W; kind lora with CoLoRA's `svd` start takes PiSSA's. */
 function decompose(cfg: AdapterConfig, w: FrozenWeight, seed: number, layer: string): LayerFactors {
-  const r = cfg.rank;
-  const s = scaling(cfg);
-  const kind = cfg.kind ?? 'lora';
-  const nIn = w.inFeatures;
-  const nOut = w.outFeatures;
-  if (kind === 'loldu') {
-    const { PL, d, U } = luTopR(w, r);
-    return { A: Float32Array.from(U), B: Float32Array.from(PL), D: Float32Array.from(d, (v) => v / s) };
-  }
-  const { U, sigma, Vt } = topSvd(w, r, Rng.derive(seed, 'svd', layer).nextU32());
-  if (kind === 'svfit') return { A: Float32Array.from(Vt), B: Float32Array.from(U), D: Float32Array.from(sigma, (v) => v / s) };
-  const root = Array.from(sigma, (v) => Math.sqrt(v / s));
-  const A = new Float32Array(r * nIn);
-  const B = new Float32Array(nOut * r);
-  for (let j = 0; j < r; j++) for (let i = 0; i < nIn; i++) A[j * nIn + i] = root[j] * Vt[j * nIn + i];
-  for (let o = 0; o < nOut; o++) for (let j = 0; j < r; j++) B[o * r + j] = U[o * r + j] * root[j];
-  return { A, B };
+  const start = adapterKind(cfg.kind).decompose ?? pissaStart.decompose;
+  return start(w, cfg.rank, scaling(cfg), Rng.derive(seed, 'svd', layer).nextU32());
 }
 
 function isZero(a: Float32Array): boolean {

@@ -16,6 +16,7 @@ import { familyOf, type ModelFamily } from '../model/families.js';
 import { UsageError } from '../util/errors.js';
 import { checkAgainstModel } from './model-checks.js';
 import { workloadWarnings } from './workload.js';
+import { freezesAB } from '../adapters/config.js';
 
 export interface Overrides {
   seed?: number;
@@ -135,7 +136,7 @@ function checkCoLoRA(src: YamlSource, config: ExperimentConfig): void {
   // their strategies refuse these kinds too) or aggregate the products B_k A_k (flexlora, fedex)
   // have no meaning there.
   const needAB = config.methods.filter((m) => ['ffa', 'fedsa', 'flexlora', 'fedex'].includes(m));
-  if ((kind === 'svfit' || kind === 'loldu') && needAB.length > 0)
+  if (freezesAB(kind) && needAB.length > 0)
     throw src.error(['adapter', 'kind'], `${kind} keeps A and B frozen and trains only its diagonal, so ${needAB.join(', ')} (which treat A and B apart or aggregate B·A) have no meaning with it; use kind lora or pissa, or drop ${needAB.join(', ')}`);
   const c = config.colora;
   if (c.core_init === 'zero' && c.shared_init === 'peft' && config.adapter.kind === 'lora')

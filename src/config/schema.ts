@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { allTargetModules } from '../model/families.js';
+import { ADAPTER_KINDS } from '../adapters/kinds/registry.js';
 
 /** `base` is the frozen model without an adapter (zero-shot), evaluated for reference. */
 export const METHODS = ['base', 'local', 'fedavg', 'colora', 'centralized', 'ffa', 'fedsa', 'flexlora', 'fedex', 'feddpa'] as const;
@@ -52,7 +53,7 @@ export const AdapterSchema = z.strictObject({
   targets: z.array(z.enum(TARGET_MODULES)).min(1).optional(),
   dropout: z.number().min(0).max(0.9).default(0),
   /** lora | pissa | svfit | loldu (src/adapters/config.ts, docs/method.md). */
-  kind: z.enum(['lora', 'pissa', 'svfit', 'loldu']).default('lora'),
+  kind: z.enum(ADAPTER_KINDS).default('lora'),
 });
 
 /** CoLoRA's readings (docs/method.md, "CoLoRA's options"); the defaults are the original reading. */

@@ -10,6 +10,7 @@ import { resolvedTargets, type AdapterConfig } from '../adapters/config.js';
 import { InjectedAdapter, targetedLinears } from '../adapters/inject.js';
 import { payloadBytes, type AdapterState, type FactorName, type Payload } from '../adapters/state.js';
 import { readFrozenWeights } from '../adapters/init.js';
+import { adapterKind } from '../adapters/kinds/registry.js';
 import { saveAdapter } from '../adapters/peft-io.js';
 import { createStrategy } from '../methods/registry.js';
 import type { ClientInfo, FitInstruction, FitResult, Strategy, StrategyContext } from '../methods/strategy.js';
@@ -263,9 +264,9 @@ export async function evaluateClients(ctx: MethodRunContext, adapters: EvalAdapt
   return { rows: withCommunication(rows, adapters ? readCommunication(ctx.dir) : undefined), predictions };
 }
 
-/** The start decomposes the frozen weights: another adapter kind than lora, or CoLoRA's `svd` start. */
+/** The start decomposes the frozen weights: a kind that starts from W, or CoLoRA's `svd` start. */
 function needsFrozenWeights(config: ExperimentConfig): boolean {
-  return config.adapter.kind !== 'lora' || (config.methods.includes('colora') && config.colora.shared_init === 'svd');
+  return adapterKind(config.adapter.kind).decompose !== undefined || (config.methods.includes('colora') && config.colora.shared_init === 'svd');
 }
 
 /** Train a method (unless `base`), save its adapters, and evaluate unless told not to. */
