@@ -283,6 +283,28 @@ function emitRowLoop(c: Code, j: number, nBytes: number, n4Bytes: number, vec: (
 }
 
 /**
+ * The loop over `rows` packed rows of D floats that the row kernels share: `body` emits one row
+ * with r (the row), off (its byte offset), j (a byte cursor for emitRowLoop), nB = 4·D and
+ * n4B = 4·(D rounded down to a multiple of 4).
+ */
+function emitRows(c: Code, rows: number, D: number, body: (l: { r: number; off: number; j: number; nB: number; n4B: number }) => void): void {
+  const r = c.local(I32);
+  const off = c.local(I32);
+  const j = c.local(I32);
+  const nB = c.local(I32);
+  const n4B = c.local(I32);
+  c.get(D).i32(2).i32Shl().set(nB);
+  c.get(D).i32(-4).i32And().i32(2).i32Shl().set(n4B);
+  c.i32(0).set(r);
+  c.block().loop();
+  c.get(r).get(rows).i32GeS().brIf(1);
+  c.get(r).get(nB).i32Mul().set(off);
+  body({ r, off, j, nB, n4B });
+  c.get(r).i32(1).i32Add().set(r).br(0);
+  c.end().end();
+}
+
+/**
  * layerNorm(x, y, rows, D, gamma, beta, eps, stats): per row of D floats (any D; rows packed):
  * y = (x − μ)·r·γ + β with r = 1/sqrt(var + eps); stats[2i] = μ, stats[2i+1] = r.
  */
@@ -347,11 +369,6 @@ function layerNorm(): Code {
 function layerNormGrad(): Code {
   const [dy, x, dx, rows, D, gamma, stats] = [0, 1, 2, 3, 4, 5, 6];
   const c = new Code([I32, I32, I32, I32, I32, I32, I32]);
-  const r = c.local(I32);
-  const off = c.local(I32);
-  const j = c.local(I32);
-  const nB = c.local(I32);
-  const n4B = c.local(I32);
   const a1 = c.local(V128);
   const a2 = c.local(V128);
   const g = c.local(V128);
@@ -367,48 +384,42 @@ function layerNormGrad(): Code {
   const a = c.local(F32);
   const cc = c.local(F32);
   const xh = c.local(F32);
-  c.get(D).i32(2).i32Shl().set(nB);
-  c.get(D).i32(-4).i32And().i32(2).i32Shl().set(n4B);
-  c.i32(0).set(r);
-  c.block().loop();
-  c.get(r).get(rows).i32GeS().brIf(1);
-  c.get(r).get(nB).i32Mul().set(off);
-  c.get(stats).get(r).i32(3).i32Shl().i32Add().f32Load().tee(mu).f32x4Splat().set(mv);
-  c.get(stats).get(r).i32(3).i32Shl().i32Add().f32Load(4).tee(rs).f32x4Splat().set(rv);
-  c.f32(0).f32x4Splat().tee(a1).set(a2);
-  c.f32(0).tee(s1).set(s2);
-  // Σ g, Σ g·x̂
-  emitRowLoop(c, j, nB, n4B,
-    () => {
-      c.get(dy).get(off).i32Add().get(j).i32Add().v128Load().get(gamma).get(j).i32Add().v128Load().f32x4Mul().set(g);
-      c.get(a1).get(g).f32x4Add().set(a1);
-      c.get(a2).get(g).get(x).get(off).i32Add().get(j).i32Add().v128Load().get(mv).f32x4Sub().get(rv).f32x4Mul().f32x4Mul().f32x4Add().set(a2);
-    },
-    () => {
-      c.get(dy).get(off).i32Add().get(j).i32Add().f32Load().get(gamma).get(j).i32Add().f32Load().f32Mul().set(gs);
-      c.get(s1).get(gs).f32Add().set(s1);
-      c.get(s2).get(gs).get(x).get(off).i32Add().get(j).i32Add().f32Load().get(mu).f32Sub().get(rs).f32Mul().f32Mul().f32Add().set(s2);
-    });
-  emitHorizontal(c, a1, 'add');
-  c.get(s1).f32Add().get(D).f32ConvertI32S().f32Div().tee(a).f32x4Splat().set(av);
-  emitHorizontal(c, a2, 'add');
-  c.get(s2).f32Add().get(D).f32ConvertI32S().f32Div().tee(cc).f32x4Splat().set(cv);
-  // dx = r·(g − a − x̂·c)
-  emitRowLoop(c, j, nB, n4B,
-    () => {
-      c.get(dx).get(off).i32Add().get(j).i32Add();
-      c.get(dy).get(off).i32Add().get(j).i32Add().v128Load().get(gamma).get(j).i32Add().v128Load().f32x4Mul().get(av).f32x4Sub();
-      c.get(x).get(off).i32Add().get(j).i32Add().v128Load().get(mv).f32x4Sub().get(rv).f32x4Mul().get(cv).f32x4Mul().f32x4Sub();
-      c.get(rv).f32x4Mul().v128Store();
-    },
-    () => {
-      c.get(x).get(off).i32Add().get(j).i32Add().f32Load().get(mu).f32Sub().get(rs).f32Mul().set(xh);
-      c.get(dx).get(off).i32Add().get(j).i32Add();
-      c.get(dy).get(off).i32Add().get(j).i32Add().f32Load().get(gamma).get(j).i32Add().f32Load().f32Mul().get(a).f32Sub();
-      c.get(xh).get(cc).f32Mul().f32Sub().get(rs).f32Mul().f32Store();
-    });
-  c.get(r).i32(1).i32Add().set(r).br(0);
-  c.end().end();
+  emitRows(c, rows, D, ({ r, off, j, nB, n4B }) => {
+    c.get(stats).get(r).i32(3).i32Shl().i32Add().f32Load().tee(mu).f32x4Splat().set(mv);
+    c.get(stats).get(r).i32(3).i32Shl().i32Add().f32Load(4).tee(rs).f32x4Splat().set(rv);
+    c.f32(0).f32x4Splat().tee(a1).set(a2);
+    c.f32(0).tee(s1).set(s2);
+    // Σ g, Σ g·x̂
+    emitRowLoop(c, j, nB, n4B,
+      () => {
+        c.get(dy).get(off).i32Add().get(j).i32Add().v128Load().get(gamma).get(j).i32Add().v128Load().f32x4Mul().set(g);
+        c.get(a1).get(g).f32x4Add().set(a1);
+        c.get(a2).get(g).get(x).get(off).i32Add().get(j).i32Add().v128Load().get(mv).f32x4Sub().get(rv).f32x4Mul().f32x4Mul().f32x4Add().set(a2);
+      },
+      () => {
+        c.get(dy).get(off).i32Add().get(j).i32Add().f32Load().get(gamma).get(j).i32Add().f32Load().f32Mul().set(gs);
+        c.get(s1).get(gs).f32Add().set(s1);
+        c.get(s2).get(gs).get(x).get(off).i32Add().get(j).i32Add().f32Load().get(mu).f32Sub().get(rs).f32Mul().f32Mul().f32Add().set(s2);
+      });
+    emitHorizontal(c, a1, 'add');
+    c.get(s1).f32Add().get(D).f32ConvertI32S().f32Div().tee(a).f32x4Splat().set(av);
+    emitHorizontal(c, a2, 'add');
+    c.get(s2).f32Add().get(D).f32ConvertI32S().f32Div().tee(cc).f32x4Splat().set(cv);
+    // dx = r·(g − a − x̂·c)
+    emitRowLoop(c, j, nB, n4B,
+      () => {
+        c.get(dx).get(off).i32Add().get(j).i32Add();
+        c.get(dy).get(off).i32Add().get(j).i32Add().v128Load().get(gamma).get(j).i32Add().v128Load().f32x4Mul().get(av).f32x4Sub();
+        c.get(x).get(off).i32Add().get(j).i32Add().v128Load().get(mv).f32x4Sub().get(rv).f32x4Mul().get(cv).f32x4Mul().f32x4Sub();
+        c.get(rv).f32x4Mul().v128Store();
+      },
+      () => {
+        c.get(x).get(off).i32Add().get(j).i32Add().f32Load().get(mu).f32Sub().get(rs).f32Mul().set(xh);
+        c.get(dx).get(off).i32Add().get(j).i32Add();
+        c.get(dy).get(off).i32Add().get(j).i32Add().f32Load().get(gamma).get(j).i32Add().f32Load().f32Mul().get(a).f32Sub();
+        c.get(xh).get(cc).f32Mul().f32Sub().get(rs).f32Mul().f32Store();
+      });
+  });
   return c;
 }
 
@@ -419,41 +430,30 @@ function layerNormGrad(): Code {
 function rmsNorm(): Code {
   const [x, y, rows, D, w, eps, stats] = [0, 1, 2, 3, 4, 5, 6];
   const c = new Code([I32, I32, I32, I32, I32, F32, I32]);
-  const r = c.local(I32);
-  const off = c.local(I32);
-  const j = c.local(I32);
-  const nB = c.local(I32);
-  const n4B = c.local(I32);
   const acc = c.local(V128);
   const v = c.local(V128);
   const rv = c.local(V128);
   const sum = c.local(F32);
   const rs = c.local(F32);
   const d = c.local(F32);
-  c.get(D).i32(2).i32Shl().set(nB);
-  c.get(D).i32(-4).i32And().i32(2).i32Shl().set(n4B);
-  c.i32(0).set(r);
-  c.block().loop();
-  c.get(r).get(rows).i32GeS().brIf(1);
-  c.get(r).get(nB).i32Mul().set(off);
-  // Σ x²
-  c.f32(0).f32x4Splat().set(acc);
-  c.f32(0).set(sum);
-  emitRowLoop(c, j, nB, n4B,
-    () => c.get(acc).get(x).get(off).i32Add().get(j).i32Add().v128Load().tee(v).get(v).f32x4Mul().f32x4Add().set(acc),
-    () => c.get(x).get(off).i32Add().get(j).i32Add().f32Load().tee(d).get(d).f32Mul().get(sum).f32Add().set(sum));
-  c.f32(1);
-  emitHorizontal(c, acc, 'add');
-  c.get(sum).f32Add().get(D).f32ConvertI32S().f32Div().get(eps).f32Add().f32Sqrt().f32Div().tee(rs).f32x4Splat().set(rv);
-  // y = x·r·w
-  emitRowLoop(c, j, nB, n4B,
-    () => c.get(y).get(off).i32Add().get(j).i32Add().get(x).get(off).i32Add().get(j).i32Add().v128Load().get(rv).f32x4Mul()
-      .get(w).get(j).i32Add().v128Load().f32x4Mul().v128Store(),
-    () => c.get(y).get(off).i32Add().get(j).i32Add().get(x).get(off).i32Add().get(j).i32Add().f32Load().get(rs).f32Mul()
-      .get(w).get(j).i32Add().f32Load().f32Mul().f32Store());
-  c.get(stats).get(r).i32(2).i32Shl().i32Add().get(rs).f32Store();
-  c.get(r).i32(1).i32Add().set(r).br(0);
-  c.end().end();
+  emitRows(c, rows, D, ({ r, off, j, nB, n4B }) => {
+    // Σ x²
+    c.f32(0).f32x4Splat().set(acc);
+    c.f32(0).set(sum);
+    emitRowLoop(c, j, nB, n4B,
+      () => c.get(acc).get(x).get(off).i32Add().get(j).i32Add().v128Load().tee(v).get(v).f32x4Mul().f32x4Add().set(acc),
+      () => c.get(x).get(off).i32Add().get(j).i32Add().f32Load().tee(d).get(d).f32Mul().get(sum).f32Add().set(sum));
+    c.f32(1);
+    emitHorizontal(c, acc, 'add');
+    c.get(sum).f32Add().get(D).f32ConvertI32S().f32Div().get(eps).f32Add().f32Sqrt().f32Div().tee(rs).f32x4Splat().set(rv);
+    // y = x·r·w
+    emitRowLoop(c, j, nB, n4B,
+      () => c.get(y).get(off).i32Add().get(j).i32Add().get(x).get(off).i32Add().get(j).i32Add().v128Load().get(rv).f32x4Mul()
+        .get(w).get(j).i32Add().v128Load().f32x4Mul().v128Store(),
+      () => c.get(y).get(off).i32Add().get(j).i32Add().get(x).get(off).i32Add().get(j).i32Add().f32Load().get(rs).f32Mul()
+        .get(w).get(j).i32Add().f32Load().f32Mul().f32Store());
+    c.get(stats).get(r).i32(2).i32Shl().i32Add().get(rs).f32Store();
+  });
   return c;
 }
 
@@ -461,45 +461,34 @@ function rmsNorm(): Code {
 function rmsNormGrad(): Code {
   const [dy, x, dx, rows, D, w, stats] = [0, 1, 2, 3, 4, 5, 6];
   const c = new Code([I32, I32, I32, I32, I32, I32, I32]);
-  const r = c.local(I32);
-  const off = c.local(I32);
-  const j = c.local(I32);
-  const nB = c.local(I32);
-  const n4B = c.local(I32);
   const acc = c.local(V128);
   const rv = c.local(V128);
   const cv = c.local(V128);
   const sum = c.local(F32);
   const rs = c.local(F32);
   const cc = c.local(F32);
-  c.get(D).i32(2).i32Shl().set(nB);
-  c.get(D).i32(-4).i32And().i32(2).i32Shl().set(n4B);
-  c.i32(0).set(r);
-  c.block().loop();
-  c.get(r).get(rows).i32GeS().brIf(1);
-  c.get(r).get(nB).i32Mul().set(off);
-  c.get(stats).get(r).i32(2).i32Shl().i32Add().f32Load().tee(rs).f32x4Splat().set(rv);
-  // Σ dy·w·x
-  c.f32(0).f32x4Splat().set(acc);
-  c.f32(0).set(sum);
-  emitRowLoop(c, j, nB, n4B,
-    () => c.get(acc).get(dy).get(off).i32Add().get(j).i32Add().v128Load().get(w).get(j).i32Add().v128Load().f32x4Mul()
-      .get(x).get(off).i32Add().get(j).i32Add().v128Load().f32x4Mul().f32x4Add().set(acc),
-    () => c.get(sum).get(dy).get(off).i32Add().get(j).i32Add().f32Load().get(w).get(j).i32Add().f32Load().f32Mul()
-      .get(x).get(off).i32Add().get(j).i32Add().f32Load().f32Mul().f32Add().set(sum));
-  emitHorizontal(c, acc, 'add');
-  // c = r²·Σ / D
-  c.get(sum).f32Add().get(rs).f32Mul().get(rs).f32Mul().get(D).f32ConvertI32S().f32Div().tee(cc).f32x4Splat().set(cv);
-  // dx = r·(dy·w − x·c)
-  emitRowLoop(c, j, nB, n4B,
-    () => c.get(dx).get(off).i32Add().get(j).i32Add()
-      .get(dy).get(off).i32Add().get(j).i32Add().v128Load().get(w).get(j).i32Add().v128Load().f32x4Mul()
-      .get(x).get(off).i32Add().get(j).i32Add().v128Load().get(cv).f32x4Mul().f32x4Sub().get(rv).f32x4Mul().v128Store(),
-    () => c.get(dx).get(off).i32Add().get(j).i32Add()
-      .get(dy).get(off).i32Add().get(j).i32Add().f32Load().get(w).get(j).i32Add().f32Load().f32Mul()
-      .get(x).get(off).i32Add().get(j).i32Add().f32Load().get(cc).f32Mul().f32Sub().get(rs).f32Mul().f32Store());
-  c.get(r).i32(1).i32Add().set(r).br(0);
-  c.end().end();
+  emitRows(c, rows, D, ({ r, off, j, nB, n4B }) => {
+    c.get(stats).get(r).i32(2).i32Shl().i32Add().f32Load().tee(rs).f32x4Splat().set(rv);
+    // Σ dy·w·x
+    c.f32(0).f32x4Splat().set(acc);
+    c.f32(0).set(sum);
+    emitRowLoop(c, j, nB, n4B,
+      () => c.get(acc).get(dy).get(off).i32Add().get(j).i32Add().v128Load().get(w).get(j).i32Add().v128Load().f32x4Mul()
+        .get(x).get(off).i32Add().get(j).i32Add().v128Load().f32x4Mul().f32x4Add().set(acc),
+      () => c.get(sum).get(dy).get(off).i32Add().get(j).i32Add().f32Load().get(w).get(j).i32Add().f32Load().f32Mul()
+        .get(x).get(off).i32Add().get(j).i32Add().f32Load().f32Mul().f32Add().set(sum));
+    emitHorizontal(c, acc, 'add');
+    // c = r²·Σ / D
+    c.get(sum).f32Add().get(rs).f32Mul().get(rs).f32Mul().get(D).f32ConvertI32S().f32Div().tee(cc).f32x4Splat().set(cv);
+    // dx = r·(dy·w − x·c)
+    emitRowLoop(c, j, nB, n4B,
+      () => c.get(dx).get(off).i32Add().get(j).i32Add()
+        .get(dy).get(off).i32Add().get(j).i32Add().v128Load().get(w).get(j).i32Add().v128Load().f32x4Mul()
+        .get(x).get(off).i32Add().get(j).i32Add().v128Load().get(cv).f32x4Mul().f32x4Sub().get(rv).f32x4Mul().v128Store(),
+      () => c.get(dx).get(off).i32Add().get(j).i32Add()
+        .get(dy).get(off).i32Add().get(j).i32Add().f32Load().get(w).get(j).i32Add().f32Load().f32Mul()
+        .get(x).get(off).i32Add().get(j).i32Add().f32Load().get(cc).f32Mul().f32Sub().get(rs).f32Mul().f32Store());
+  });
   return c;
 }
 
